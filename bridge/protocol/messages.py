@@ -1,0 +1,604 @@
+"""Message kinds of protocol version 1: dataclasses with ``to_header``/``from_header``.
+
+A message on the wire is a ZeroMQ multipart message: part 0 is the header (a
+msgpack map, see ``header_codec``), parts 1..N are the binary planes declared
+in the header's ``planes`` array, in that order.  Only FRAME and RESULT carry
+planes; every other kind is a single part.  ``docs/protocol.md`` is the
+normative description; field order below is the canonical key order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+from bridge.protocol.errors import ErrorCode, ProtocolError
+from bridge.protocol.header_codec import PROTOCOL_VERSION, FieldReader, decode_header, encode_header
+from bridge.protocol.planes import PLANE_KIND_FORMATS, Plane, PlaneDescriptor
+
+MAX_STREAMS_PER_ENGINE = 16
+MAX_PLANES = 4
+MAX_STREAM_ID = 65535
+MAX_U63 = 2**63 - 1
+
+
+def _base(kind: str) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "kind": kind}
+
+
+@dataclass
+class StreamDeclaration:
+    """A stream an engine will send: its resolution and formats, and the pipeline it asks for."""
+
+    id: int
+    name: str
+    width: int
+    height: int
+    color_format: str = "RGBA8"
+    depth_format: str | None = None
+    mask: bool = False
+    fps: float = 30.0
+    pipeline: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "width": self.width,
+            "height": self.height,
+            "color_format": self.color_format,
+        }
+        if self.depth_format is not None:
+            out["depth_format"] = self.depth_format
+        out["mask"] = self.mask
+        out["fps"] = float(self.fps)
+        if self.pipeline is not None:
+            out["pipeline"] = self.pipeline
+        return out
+
+    @classmethod
+    def from_wire(cls, r: FieldReader) -> StreamDeclaration:
+        decl = cls(
+            id=r.int("id", lo=0, hi=MAX_STREAM_ID),
+            name=r.str("name"),
+            width=r.int("width", lo=1, hi=16384),
+            height=r.int("height", lo=1, hi=16384),
+            color_format=r.str("color_format"),
+            depth_format=r.str("depth_format", required=False),
+            mask=r.bool("mask", required=False, default=False),
+            fps=r.float("fps", required=False, default=30.0),
+            pipeline=r.str("pipeline", required=False),
+        )
+        if decl.color_format not in PLANE_KIND_FORMATS["color"]:
+            raise ProtocolError(
+                ErrorCode.BAD_FIELD,
+                f"{r.where}.color_format {decl.color_format!r} is not one of {', '.join(PLANE_KIND_FORMATS['color'])}",
+                kind="HELLO",
+            )
+        if decl.depth_format is not None and decl.depth_format not in PLANE_KIND_FORMATS["depth"]:
+            raise ProtocolError(
+                ErrorCode.BAD_FIELD,
+                f"{r.where}.depth_format {decl.depth_format!r} is not one of {', '.join(PLANE_KIND_FORMATS['depth'])}",
+                kind="HELLO",
+            )
+        if not 0.0 < decl.fps <= 1000.0:
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"{r.where}.fps {decl.fps} is outside (0, 1000]", kind="HELLO")
+        return decl
+
+
+@dataclass
+class Hello:
+    KIND: ClassVar[str] = "HELLO"
+    engine: str
+    streams: list[StreamDeclaration]
+    client: str = "unknown"
+    session: str = "default"
+    capabilities: list[str] = field(default_factory=list)
+    heartbeat_ms: int = 1000
+
+    def to_header(self) -> dict[str, Any]:
+        return {
+            **_base(self.KIND),
+            "engine": self.engine,
+            "client": self.client,
+            "session": self.session,
+            "streams": [s.to_wire() for s in self.streams],
+            "capabilities": list(self.capabilities),
+            "heartbeat_ms": self.heartbeat_ms,
+        }
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Hello:
+        raw_streams = r.list("streams", max_len=MAX_STREAMS_PER_ENGINE)
+        streams = [StreamDeclaration.from_wire(FieldReader(s, f"streams[{i}]", cls.KIND)) for i, s in enumerate(raw_streams)]
+        ids = [s.id for s in streams]
+        if len(set(ids)) != len(ids):
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"streams declares a stream id twice: {ids}", kind=cls.KIND)
+        caps = r.list("capabilities", required=False, default=[])
+        if not all(isinstance(c, str) for c in caps):
+            raise ProtocolError(ErrorCode.BAD_FIELD, "capabilities must be an array of strings", kind=cls.KIND)
+        return cls(
+            engine=r.str("engine"),
+            client=r.str("client", required=False, default="unknown"),
+            session=r.str("session", required=False, default="default"),
+            streams=streams,
+            capabilities=caps,
+            heartbeat_ms=r.int("heartbeat_ms", required=False, default=1000, lo=10, hi=600000),
+        )
+
+
+@dataclass
+class StreamGrant:
+    """The server's answer for one declared stream: the pipeline it runs and the output it returns."""
+
+    id: int
+    pipeline: str
+    stages: list[str]
+    width: int
+    height: int
+    color_format: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "pipeline": self.pipeline,
+            "stages": list(self.stages),
+            "width": self.width,
+            "height": self.height,
+            "color_format": self.color_format,
+        }
+
+    @classmethod
+    def from_wire(cls, r: FieldReader) -> StreamGrant:
+        return cls(
+            id=r.int("id", lo=0, hi=MAX_STREAM_ID),
+            pipeline=r.str("pipeline"),
+            stages=[str(s) for s in r.list("stages")],
+            width=r.int("width", lo=1),
+            height=r.int("height", lo=1),
+            color_format=r.str("color_format"),
+        )
+
+
+@dataclass
+class Welcome:
+    KIND: ClassVar[str] = "WELCOME"
+    server: str
+    engine_id: str
+    session: str
+    streams: list[StreamGrant]
+    heartbeat_ms: int
+    timeout_ms: int
+    max_frame_bytes: int
+
+    def to_header(self) -> dict[str, Any]:
+        return {
+            **_base(self.KIND),
+            "server": self.server,
+            "engine_id": self.engine_id,
+            "session": self.session,
+            "streams": [s.to_wire() for s in self.streams],
+            "heartbeat_ms": self.heartbeat_ms,
+            "timeout_ms": self.timeout_ms,
+            "max_frame_bytes": self.max_frame_bytes,
+        }
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Welcome:
+        return cls(
+            server=r.str("server"),
+            engine_id=r.str("engine_id"),
+            session=r.str("session"),
+            streams=[StreamGrant.from_wire(FieldReader(s, f"streams[{i}]", cls.KIND)) for i, s in enumerate(r.list("streams"))],
+            heartbeat_ms=r.int("heartbeat_ms", lo=1),
+            timeout_ms=r.int("timeout_ms", lo=1),
+            max_frame_bytes=r.int("max_frame_bytes", lo=1),
+        )
+
+
+@dataclass
+class CameraInfo:
+    """Camera pose (4x4 world-from-camera, row-major, metres) and pinhole intrinsics in pixels."""
+
+    world_from_camera: list[float]
+    intrinsics_px: list[float]  # fx, fy, cx, cy
+    near_m: float
+    far_m: float
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "world_from_camera": [float(x) for x in self.world_from_camera],
+            "intrinsics_px": [float(x) for x in self.intrinsics_px],
+            "near_m": float(self.near_m),
+            "far_m": float(self.far_m),
+        }
+
+    @classmethod
+    def from_wire(cls, r: FieldReader) -> CameraInfo:
+        return cls(
+            world_from_camera=r.floats("world_from_camera", 16),
+            intrinsics_px=r.floats("intrinsics_px", 4),
+            near_m=r.float("near_m"),
+            far_m=r.float("far_m"),
+        )
+
+
+def _planes_from(r: FieldReader, parts: Sequence[Any], kind: str, stream: int, index: int) -> list[Plane]:
+    raw = r.list("planes", max_len=MAX_PLANES)
+    descs = [PlaneDescriptor.from_wire(p, f"planes[{i}]") for i, p in enumerate(raw)]
+    if len(parts) != len(descs):
+        raise ProtocolError(
+            ErrorCode.PLANE_MISMATCH,
+            f"header declares {len(descs)} planes but the message has {len(parts)} binary parts",
+            kind=kind, stream=stream, index=index,
+        )
+    seen = set()
+    planes = []
+    for i, (desc, data) in enumerate(zip(descs, parts)):
+        if desc.kind in seen:
+            raise ProtocolError(
+                ErrorCode.PLANE_MISMATCH, f"planes[{i}] repeats plane kind {desc.kind!r}", kind=kind, stream=stream, index=index
+            )
+        seen.add(desc.kind)
+        nbytes = memoryview(data).nbytes
+        if nbytes != desc.byte_length:
+            raise ProtocolError(
+                ErrorCode.PLANE_MISMATCH,
+                f"planes[{i}] ({desc.kind}) has {nbytes} bytes but {desc.width}x{desc.height} {desc.format} "
+                f"with stride {desc.stride} needs {desc.byte_length}",
+                kind=kind, stream=stream, index=index,
+            )
+        planes.append(Plane(desc, data))
+    return planes
+
+
+@dataclass
+class Frame:
+    KIND: ClassVar[str] = "FRAME"
+    stream: int
+    index: int
+    t_capture_ns: int
+    planes: list[Plane]
+    timecode: str | None = None
+    camera: CameraInfo | None = None
+
+    def plane(self, kind: str) -> Plane | None:
+        return next((p for p in self.planes if p.descriptor.kind == kind), None)
+
+    def to_header(self) -> dict[str, Any]:
+        out = {
+            **_base(self.KIND),
+            "stream": self.stream,
+            "index": self.index,
+            "t_capture_ns": self.t_capture_ns,
+        }
+        if self.timecode is not None:
+            out["timecode"] = self.timecode
+        out["planes"] = [p.descriptor.to_wire() for p in self.planes]
+        if self.camera is not None:
+            out["camera"] = self.camera.to_wire()
+        return out
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Frame:
+        stream = r.int("stream", lo=0, hi=MAX_STREAM_ID)
+        index = r.int("index", lo=0, hi=MAX_U63)
+        camera_r = r.sub("camera", required=False)
+        return cls(
+            stream=stream,
+            index=index,
+            t_capture_ns=r.int("t_capture_ns", lo=0, hi=MAX_U63),
+            timecode=r.str("timecode", required=False),
+            planes=_planes_from(r, parts, cls.KIND, stream, index),
+            camera=None if camera_r is None else CameraInfo.from_wire(camera_r),
+        )
+
+
+@dataclass
+class Result:
+    KIND: ClassVar[str] = "RESULT"
+    stream: int
+    index: int
+    t_capture_ns: int
+    planes: list[Plane]
+    stage_us: dict[str, int] = field(default_factory=dict)
+    server_us: int = 0
+    dropped: int = 0
+    held: bool = False
+
+    def plane(self, kind: str) -> Plane | None:
+        return next((p for p in self.planes if p.descriptor.kind == kind), None)
+
+    def to_header(self) -> dict[str, Any]:
+        return {
+            **_base(self.KIND),
+            "stream": self.stream,
+            "index": self.index,
+            "t_capture_ns": self.t_capture_ns,
+            "planes": [p.descriptor.to_wire() for p in self.planes],
+            "stage_us": dict(self.stage_us),
+            "server_us": self.server_us,
+            "dropped": self.dropped,
+            "held": self.held,
+        }
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Result:
+        stream = r.int("stream", lo=0, hi=MAX_STREAM_ID)
+        index = r.int("index", lo=0, hi=MAX_U63)
+        stage_us = r.map("stage_us", required=False, default={})
+        if not all(isinstance(k, str) and isinstance(v, int) for k, v in stage_us.items()):
+            raise ProtocolError(ErrorCode.BAD_FIELD, "stage_us must map stage names to integers", kind=cls.KIND)
+        return cls(
+            stream=stream,
+            index=index,
+            t_capture_ns=r.int("t_capture_ns", lo=0, hi=MAX_U63),
+            planes=_planes_from(r, parts, cls.KIND, stream, index),
+            stage_us=stage_us,
+            server_us=r.int("server_us", required=False, default=0, lo=0),
+            dropped=r.int("dropped", required=False, default=0, lo=0),
+            held=r.bool("held", required=False, default=False),
+        )
+
+
+def _check_param_value(name: str, value: Any) -> None:
+    scalar = (int, float, str, bool)
+    if isinstance(value, scalar):
+        return
+    if isinstance(value, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+        return
+    raise ProtocolError(
+        ErrorCode.BAD_PARAM_VALUE,
+        f"params.{name} must be a number, boolean, string or array of numbers, got {type(value).__name__}",
+        kind="CONTROL",
+    )
+
+
+@dataclass
+class Control:
+    KIND: ClassVar[str] = "CONTROL"
+    request_id: int
+    stream: int
+    stage: str
+    params: dict[str, Any]
+    glide_ms: float | None = None
+
+    def to_header(self) -> dict[str, Any]:
+        out = {
+            **_base(self.KIND),
+            "request_id": self.request_id,
+            "stream": self.stream,
+            "stage": self.stage,
+            "params": dict(self.params),
+        }
+        if self.glide_ms is not None:
+            out["glide_ms"] = float(self.glide_ms)
+        return out
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Control:
+        params = r.map("params")
+        for name, value in params.items():
+            _check_param_value(name, value)
+        glide = r.float("glide_ms", required=False)
+        if glide is not None and not 0.0 <= glide <= 600000.0:
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"glide_ms {glide} is outside 0..600000", kind=cls.KIND)
+        return cls(
+            request_id=r.int("request_id", lo=0, hi=MAX_U63),
+            stream=r.int("stream", lo=0, hi=MAX_STREAM_ID),
+            stage=r.str("stage"),
+            params=params,
+            glide_ms=glide,
+        )
+
+
+@dataclass
+class ControlAck:
+    KIND: ClassVar[str] = "CONTROL_ACK"
+    request_id: int
+    ok: bool
+    applied: dict[str, Any] = field(default_factory=dict)
+    code: int | None = None
+    reason: str | None = None
+
+    def to_header(self) -> dict[str, Any]:
+        out = {**_base(self.KIND), "request_id": self.request_id, "ok": self.ok, "applied": dict(self.applied)}
+        if self.code is not None:
+            out["code"] = self.code
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> ControlAck:
+        return cls(
+            request_id=r.int("request_id", lo=0),
+            ok=r.bool("ok"),
+            applied=r.map("applied", required=False, default={}),
+            code=r.int("code", required=False),
+            reason=r.str("reason", required=False),
+        )
+
+
+@dataclass
+class StreamStats:
+    id: int
+    name: str
+    frames_in: int
+    frames_out: int
+    dropped: int
+    fps_in: float
+    fps_out: float
+    latency_ms_p50: float
+    latency_ms_p95: float
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "frames_in": self.frames_in,
+            "frames_out": self.frames_out,
+            "dropped": self.dropped,
+            "fps_in": float(self.fps_in),
+            "fps_out": float(self.fps_out),
+            "latency_ms_p50": float(self.latency_ms_p50),
+            "latency_ms_p95": float(self.latency_ms_p95),
+            "stage_ms": {k: float(v) for k, v in self.stage_ms.items()},
+        }
+
+    @classmethod
+    def from_wire(cls, r: FieldReader) -> StreamStats:
+        return cls(
+            id=r.int("id"),
+            name=r.str("name"),
+            frames_in=r.int("frames_in"),
+            frames_out=r.int("frames_out"),
+            dropped=r.int("dropped"),
+            fps_in=r.float("fps_in"),
+            fps_out=r.float("fps_out"),
+            latency_ms_p50=r.float("latency_ms_p50"),
+            latency_ms_p95=r.float("latency_ms_p95"),
+            stage_ms={str(k): float(v) for k, v in r.map("stage_ms", required=False, default={}).items()},
+        )
+
+
+@dataclass
+class Stats:
+    """From an engine (no ``streams``): a request.  From the server: the report for that engine's streams."""
+
+    KIND: ClassVar[str] = "STATS"
+    t_ns: int | None = None
+    streams: list[StreamStats] | None = None
+
+    def to_header(self) -> dict[str, Any]:
+        out = _base(self.KIND)
+        if self.t_ns is not None:
+            out["t_ns"] = self.t_ns
+        if self.streams is not None:
+            out["streams"] = [s.to_wire() for s in self.streams]
+        return out
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Stats:
+        raw = r.list("streams", required=False)
+        return cls(
+            t_ns=r.int("t_ns", required=False),
+            streams=None if raw is None else [StreamStats.from_wire(FieldReader(s, f"streams[{i}]", cls.KIND)) for i, s in enumerate(raw)],
+        )
+
+
+@dataclass
+class Error:
+    KIND: ClassVar[str] = "ERROR"
+    code: int
+    name: str
+    message: str
+    ref_kind: str | None = None
+    stream: int | None = None
+    index: int | None = None
+
+    @classmethod
+    def from_exception(cls, exc: ProtocolError) -> Error:
+        return cls(int(exc.code), exc.code.name, exc.message, exc.kind, exc.stream, exc.index)
+
+    def to_header(self) -> dict[str, Any]:
+        out = {**_base(self.KIND), "code": self.code, "name": self.name, "message": self.message}
+        if self.ref_kind is not None:
+            out["ref_kind"] = self.ref_kind
+        if self.stream is not None:
+            out["stream"] = self.stream
+        if self.index is not None:
+            out["index"] = self.index
+        return out
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Error:
+        return cls(
+            code=r.int("code"),
+            name=r.str("name"),
+            message=r.str("message"),
+            ref_kind=r.str("ref_kind", required=False),
+            stream=r.int("stream", required=False),
+            index=r.int("index", required=False),
+        )
+
+
+@dataclass
+class Heartbeat:
+    KIND: ClassVar[str] = "HEARTBEAT"
+    t_ns: int
+
+    def to_header(self) -> dict[str, Any]:
+        return {**_base(self.KIND), "t_ns": self.t_ns}
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Heartbeat:
+        return cls(t_ns=r.int("t_ns", lo=0, hi=MAX_U63))
+
+
+@dataclass
+class Bye:
+    KIND: ClassVar[str] = "BYE"
+    reason: str = ""
+
+    def to_header(self) -> dict[str, Any]:
+        return {**_base(self.KIND), "reason": self.reason}
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Bye:
+        return cls(reason=r.str("reason", required=False, default=""))
+
+
+@dataclass
+class Mocap:
+    """Reserved for the mocap relay: fields and parts are carried through unparsed."""
+
+    KIND: ClassVar[str] = "MOCAP"
+    fields: dict[str, Any] = field(default_factory=dict)
+    parts: list[Any] = field(default_factory=list)
+
+    def to_header(self) -> dict[str, Any]:
+        return {**_base(self.KIND), **{k: v for k, v in self.fields.items() if k not in ("v", "kind")}}
+
+    @classmethod
+    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Mocap:
+        return cls(fields={k: v for k, v in r.value.items() if k not in ("v", "kind")}, parts=list(parts))
+
+
+Message = Hello | Welcome | Frame | Result | Control | ControlAck | Stats | Error | Heartbeat | Bye | Mocap
+
+MESSAGE_TYPES: dict[str, type] = {
+    cls.KIND: cls
+    for cls in (Hello, Welcome, Frame, Result, Control, ControlAck, Stats, Error, Heartbeat, Bye, Mocap)
+}
+PLANE_KINDS = {"FRAME", "RESULT", "MOCAP"}
+
+
+def parse_message(parts: Sequence[Any]) -> Message:
+    """Parse a multipart message (bytes, memoryviews or zmq frames); raises ``ProtocolError``."""
+    if not parts:
+        raise ProtocolError(ErrorCode.MALFORMED_HEADER, "message has no parts")
+    header = decode_header(parts[0])
+    kind = header["kind"]
+    cls = MESSAGE_TYPES.get(kind)
+    if cls is None:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_KIND, f"unknown message kind {kind!r} (known: {', '.join(MESSAGE_TYPES)})", kind=kind
+        )
+    body = parts[1:]
+    if kind not in PLANE_KINDS and body:
+        raise ProtocolError(
+            ErrorCode.PLANE_MISMATCH, f"{kind} carries no binary parts, but {len(body)} followed the header", kind=kind
+        )
+    return cls.from_header(FieldReader(header, kind, kind), body)
+
+
+def serialize_message(msg: Message) -> list[Any]:
+    """Header bytes followed by each plane's buffer (not copied)."""
+    parts: list[Any] = [encode_header(msg.to_header())]
+    if isinstance(msg, (Frame, Result)):
+        parts.extend(p.data for p in msg.planes)
+    elif isinstance(msg, Mocap):
+        parts.extend(msg.parts)
+    return parts
