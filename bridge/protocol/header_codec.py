@@ -23,6 +23,17 @@ def encode_header(fields: dict[str, Any]) -> bytes:
     return msgpack.packb(fields, use_bin_type=True, use_single_float=False, strict_types=False)
 
 
+def _map_from_pairs(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
+    """Build one decoded map; every key must be a msgpack str and appear once (any depth)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise ValueError("a map repeats a key")
+    for key in value:
+        if type(key) is not str:
+            raise ValueError(f"map key {key!r} is not a string")
+    return value
+
+
 def decode_header(data: Any) -> dict[str, Any]:
     """Decode part 0 into a map; raises MALFORMED_HEADER or BAD_VERSION naming the cause."""
     mv = memoryview(data)
@@ -37,6 +48,7 @@ def decode_header(data: Any) -> dict[str, Any]:
             mv,
             raw=False,
             strict_map_key=True,
+            object_pairs_hook=_map_from_pairs,
             max_str_len=MAX_HEADER_BYTES,
             max_bin_len=MAX_HEADER_BYTES,
             max_array_len=4096,
@@ -65,7 +77,7 @@ def decode_header(data: Any) -> dict[str, Any]:
     return value
 
 
-_TYPE_NAMES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array", dict: "map"}
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a boolean", list: "an array", dict: "a map"}
 
 
 class FieldReader:
@@ -91,7 +103,7 @@ class FieldReader:
         if typ is float and isinstance(item, int) and not isinstance(item, bool):
             item, ok = float(item), True
         if not ok:
-            raise self._fail(f"{self.where}.{name} must be a {_TYPE_NAMES[typ]}, got {type(item).__name__}")
+            raise self._fail(f"{self.where}.{name} must be {_TYPE_NAMES[typ]}, got {type(item).__name__}")
         if typ is str and len(item) > MAX_STRING_CHARS:
             raise self._fail(f"{self.where}.{name} is longer than {MAX_STRING_CHARS} characters")
         return item

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
 
 from bridge.protocol.errors import ErrorCode, ProtocolError
-from bridge.protocol.header_codec import PROTOCOL_VERSION, FieldReader, decode_header, encode_header
+from bridge.protocol.header_codec import MAX_STRING_CHARS, PROTOCOL_VERSION, FieldReader, decode_header, encode_header
 from bridge.protocol.planes import PLANE_KIND_FORMATS, Plane, PlaneDescriptor
 
 MAX_STREAMS_PER_ENGINE = 16
@@ -86,6 +86,17 @@ class StreamDeclaration:
         return decl
 
 
+def _strings(r: FieldReader, name: str, *, required: bool = True) -> list[str]:
+    """An array of strings, each at most MAX_STRING_CHARS long (missing and optional: [])."""
+    items = r.list(name, required=required, default=[])
+    if not all(isinstance(x, str) and len(x) <= MAX_STRING_CHARS for x in items):
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"{r.where}.{name} must be an array of strings of at most {MAX_STRING_CHARS} characters",
+            kind=r.kind,
+        )
+    return list(items)
+
+
 @dataclass
 class Hello:
     KIND: ClassVar[str] = "HELLO"
@@ -114,9 +125,7 @@ class Hello:
         ids = [s.id for s in streams]
         if len(set(ids)) != len(ids):
             raise ProtocolError(ErrorCode.BAD_FIELD, f"streams declares a stream id twice: {ids}", kind=cls.KIND)
-        caps = r.list("capabilities", required=False, default=[])
-        if not all(isinstance(c, str) for c in caps):
-            raise ProtocolError(ErrorCode.BAD_FIELD, "capabilities must be an array of strings", kind=cls.KIND)
+        caps = _strings(r, "capabilities", required=False)
         return cls(
             engine=r.str("engine"),
             client=r.str("client", required=False, default="unknown"),
@@ -153,7 +162,7 @@ class StreamGrant:
         return cls(
             id=r.int("id", lo=0, hi=MAX_STREAM_ID),
             pipeline=r.str("pipeline"),
-            stages=[str(s) for s in r.list("stages")],
+            stages=_strings(r, "stages"),
             width=r.int("width", lo=1),
             height=r.int("height", lo=1),
             color_format=r.str("color_format"),
@@ -327,7 +336,7 @@ class Result:
         stream = r.int("stream", lo=0, hi=MAX_STREAM_ID)
         index = r.int("index", lo=0, hi=MAX_U63)
         stage_us = r.map("stage_us", required=False, default={})
-        if not all(isinstance(k, str) and isinstance(v, int) for k, v in stage_us.items()):
+        if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in stage_us.items()):
             raise ProtocolError(ErrorCode.BAD_FIELD, "stage_us must map stage names to integers", kind=cls.KIND)
         return cls(
             stream=stream,
@@ -459,8 +468,15 @@ class StreamStats:
             fps_out=r.float("fps_out"),
             latency_ms_p50=r.float("latency_ms_p50"),
             latency_ms_p95=r.float("latency_ms_p95"),
-            stage_ms={str(k): float(v) for k, v in r.map("stage_ms", required=False, default={}).items()},
+            stage_ms=_stage_ms(r),
         )
+
+
+def _stage_ms(r: FieldReader) -> dict[str, float]:
+    raw = r.map("stage_ms", required=False, default={})
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw.values()):
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"{r.where}.stage_ms must map stage names to numbers", kind=r.kind)
+    return {k: float(v) for k, v in raw.items()}
 
 
 @dataclass

@@ -105,6 +105,11 @@ class PlaneDescriptor:
                 ErrorCode.PLANE_MISMATCH,
                 f"{where}.stride {self.stride} is smaller than width*bytes_per_pixel = {self.row_bytes}",
             )
+        itemsize = PIXEL_FORMATS[self.format][1].itemsize
+        if self.stride % itemsize:
+            raise ProtocolError(
+                ErrorCode.PLANE_MISMATCH, f"{where}.stride {self.stride} is not a multiple of {itemsize}"
+            )
 
     def view(self, buffer: Any, where: str = "plane") -> np.ndarray:
         """A zero-copy array on ``buffer``: (H, W, C) for colour, (H, W) otherwise."""

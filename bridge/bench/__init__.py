@@ -1,0 +1,1 @@
+"""Benchmarks behind ``machinima-bridge bench ...``: each measures the thing and its baseline in one run."""

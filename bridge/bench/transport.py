@@ -1,0 +1,95 @@
+"""``bench transport``: the bridge's full round trip against a raw pyzmq round trip of the same bytes.
+
+Bridge: client DEALER -> server ROUTER -> header parse and plane checks ->
+mailbox -> passthrough stage thread -> RESULT -> ROUTER -> client, which
+parses it.  Raw: the same FRAME bytes sent DEALER -> ROUTER and echoed back
+by a thread, nothing parsed.  As in production the server runs in its own
+process (the engine is another program); the raw echo runs in that same
+process, and the iterations are interleaved (raw, bridge, raw, bridge, ...)
+so drifts in machine load hit both equally.  The ratio of medians is the
+bridge's overhead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import zmq
+
+from bridge.bench.server_process import BenchServerProcess
+from bridge.client import BridgeClient
+from bridge.protocol.messages import Frame, Result, StreamDeclaration, serialize_message
+from bridge.protocol.planes import Plane
+
+DEFAULT_SIZES = ((256, 256), (512, 512), (1280, 720), (1920, 1080))
+
+
+@dataclass
+class TransportResult:
+    width: int
+    height: int
+    bridge_rtt_ms_p50: float
+    raw_rtt_ms_p50: float
+    ratio: float
+    bridge_rtt_ms_p99: float
+    raw_rtt_ms_p99: float
+    iterations: int
+
+
+def _iterations_for(width: int, height: int, budget_s: float) -> int:
+    mib = width * height * 4 / 2**20
+    per_iter_s = 0.0004 + 0.0025 * mib  # rough loopback cost of both round trips
+    return int(max(30, min(400, budget_s / per_iter_s)))
+
+
+def run_transport_bench(sizes=DEFAULT_SIZES, budget_s_per_size: float = 4.0, warmup: int = 20) -> list[TransportResult]:
+    with BenchServerProcess() as endpoints:
+        return _measure(endpoints["bridge"], endpoints["raw"], sizes, budget_s_per_size, warmup)
+
+
+def _measure(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s_per_size: float,
+             warmup: int) -> list[TransportResult]:
+    ctx = zmq.Context()
+    raw = ctx.socket(zmq.DEALER)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(raw_endpoint)
+    results = []
+    try:
+        for width, height in sizes:
+            client = BridgeClient(bridge_endpoint, engine="bench-transport", context=ctx)
+            client.connect([StreamDeclaration(0, "bench", width, height, pipeline="passthrough")])
+            color = np.random.default_rng(0).integers(0, 255, (height, width, 4), dtype=np.uint8)
+            raw_parts = serialize_message(Frame(0, 0, 0, [Plane.from_array("color", "RGBA8", color)]))
+            n = _iterations_for(width, height, budget_s_per_size)
+            raw_ms: list[float] = []
+            bridge_ms: list[float] = []
+            for i in range(warmup + n):
+                t0 = time.perf_counter_ns()
+                raw.send_multipart(raw_parts, copy=False)
+                echoed = raw.recv_multipart(copy=False)
+                t1 = time.perf_counter_ns()
+                assert len(echoed[1]) == color.nbytes
+                client.send_frame(0, i, color, block=True)
+                while True:
+                    msg = client.recv(timeout_s=10.0)
+                    if msg is None:
+                        raise RuntimeError(f"no RESULT for frame {i} at {width}x{height} within 10 s")
+                    if isinstance(msg, Result) and msg.index == i:
+                        break
+                t2 = time.perf_counter_ns()
+                if i >= warmup:
+                    raw_ms.append((t1 - t0) / 1e6)
+                    bridge_ms.append((t2 - t1) / 1e6)
+            client.close()
+            b50, r50 = float(np.median(bridge_ms)), float(np.median(raw_ms))
+            results.append(TransportResult(
+                width=width, height=height, bridge_rtt_ms_p50=round(b50, 4), raw_rtt_ms_p50=round(r50, 4),
+                ratio=round(b50 / r50, 3), bridge_rtt_ms_p99=round(float(np.percentile(bridge_ms, 99)), 4),
+                raw_rtt_ms_p99=round(float(np.percentile(raw_ms, 99)), 4), iterations=n,
+            ))
+    finally:
+        raw.close(0)
+        ctx.term()
+    return results

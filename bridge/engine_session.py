@@ -1,0 +1,95 @@
+"""What the server keeps per connected engine and per declared stream."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bridge.pipeline_config import PipelineConfig
+from bridge.protocol.errors import ErrorCode, ProtocolError
+from bridge.protocol.messages import Frame, Hello, StreamDeclaration
+from bridge.stage import StageFrame, StreamSpec
+from bridge.stage_chain import StageChain
+from bridge.stream_stats import StreamStatsTracker
+
+_engine_numbers = itertools.count(1)
+
+
+@dataclass
+class StreamRuntime:
+    decl: StreamDeclaration
+    spec: StreamSpec
+    pipeline: PipelineConfig
+    chain: StageChain
+    stats: StreamStatsTracker
+
+    def check_frame(self, frame: Frame) -> None:
+        """Planes must match what HELLO declared for this stream; raises PLANE_MISMATCH naming the plane."""
+        decl = self.decl
+        where = dict(kind="FRAME", stream=frame.stream, index=frame.index)
+        color = frame.plane("color")
+        if color is None:
+            raise ProtocolError(ErrorCode.PLANE_MISMATCH, "FRAME has no color plane", **where)
+        for plane in frame.planes:
+            d = plane.descriptor
+            if (d.width, d.height) != (decl.width, decl.height):
+                raise ProtocolError(
+                    ErrorCode.PLANE_MISMATCH,
+                    f"{d.kind} plane is {d.width}x{d.height} but stream {decl.id} ({decl.name!r}) "
+                    f"was declared {decl.width}x{decl.height}",
+                    **where,
+                )
+            if d.kind == "color" and d.format != decl.color_format:
+                raise ProtocolError(
+                    ErrorCode.PLANE_MISMATCH,
+                    f"color plane is {d.format} but stream {decl.id} was declared {decl.color_format}", **where
+                )
+            if d.kind == "depth" and d.format != decl.depth_format:
+                declared = decl.depth_format or "no depth"
+                raise ProtocolError(
+                    ErrorCode.PLANE_MISMATCH,
+                    f"depth plane is {d.format} but stream {decl.id} was declared with {declared}", **where
+                )
+            if d.kind == "mask" and not decl.mask:
+                raise ProtocolError(
+                    ErrorCode.PLANE_MISMATCH, f"mask plane sent but stream {decl.id} was declared without a mask", **where
+                )
+
+    def to_stage_frame(self, frame: Frame, t_received_ns: int, keepalive: object) -> StageFrame:
+        """Zero-copy views of the planes for the pipeline."""
+        color = frame.plane("color")
+        assert color is not None  # check_frame ran first
+        depth = frame.plane("depth")
+        mask = frame.plane("mask")
+        depth_arr: np.ndarray | None = depth.array("depth plane") if depth is not None else None
+        return StageFrame(
+            index=frame.index,
+            t_capture_ns=frame.t_capture_ns,
+            t_received_ns=t_received_ns,
+            input_color=color.array("color plane"),
+            input_format=self.decl.color_format,
+            depth=depth_arr,
+            mask=mask.array("mask plane") if mask is not None else None,
+            camera=frame.camera,
+            timecode=frame.timecode,
+            keepalive=keepalive,
+            input_color_plane=color,
+        )
+
+
+@dataclass
+class EngineSession:
+    routing_id: bytes
+    hello: Hello
+    last_seen_ns: int
+    engine_id: str = field(default_factory=lambda: f"engine-{next(_engine_numbers)}")
+    streams: dict[int, StreamRuntime] = field(default_factory=dict)
+    ready: bool = False
+    generation: int = 0
+    results_dropped: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.engine_id} ({self.hello.engine})"

@@ -1,0 +1,547 @@
+"""The bridge server: one ROUTER socket serving many engines, a pipeline per declared stream.
+
+Threads: one I/O thread owns the ROUTER socket and does only cheap work
+(parse headers, check planes, drop frames into mailboxes, answer control
+messages, forward results).  Each stream's pipeline runs on its own stage
+threads (``StageChain``); their results come back to the I/O thread through
+an inproc PUSH/PULL pair without copying the pixels, and leave on the ROUTER
+with non-blocking sends, so an engine that stops reading loses its own
+results (counted in its next RESULT.dropped) and never slows anyone else.
+Pipeline set-up (model loading) and tear-down run off the I/O thread.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import queue
+import select
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable
+
+import zmq
+
+from bridge import __version__
+from bridge.engine_session import EngineSession, StreamRuntime
+from bridge.pipeline_config import PipelineCatalog, PipelineConfigError
+from bridge.protocol.errors import ErrorCode, ProtocolError
+from bridge.protocol.header_codec import decode_header
+from bridge.protocol.messages import (
+    Bye, Control, ControlAck, Error, Frame, Heartbeat, Hello, Message, Mocap, Result, Stats, StreamGrant,
+    Welcome, parse_message, serialize_message,
+)
+from bridge.protocol.planes import Plane
+from bridge.rate_limited_log import RateLimitedLog
+from bridge.server_config import ServerConfig
+from bridge.stage import StageBase, StageFrame, StreamSpec
+from bridge.stage_chain import StageChain
+from bridge.stage_params import ParamError
+from bridge.stream_stats import StreamStatsTracker
+from bridge.wakeup import Wakeup
+
+log = logging.getLogger(__name__)
+
+_DRAIN_BATCH = 64
+_HOUSEKEEPING_MS = 100
+_SERVER_TO_ENGINE_KINDS = {"WELCOME", "RESULT", "CONTROL_ACK"}
+
+
+@dataclass
+class ControlOutcome:
+    engine_id: str
+    stream: int
+    ack: ControlAck
+
+
+class BridgeServer:
+    """Serve engines on ``config.endpoints``; ``start()`` binds and returns, ``stop()`` shuts down."""
+
+    def __init__(self, config: ServerConfig | None = None, catalog: PipelineCatalog | None = None,
+                 context: zmq.Context | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.config.validate()
+        self.catalog = catalog or PipelineCatalog.with_builtins(self.config.pipelines, self.config.default_pipeline)
+        self._own_context = context is None
+        self._ctx = context or zmq.Context()
+        self._sessions: dict[bytes, EngineSession] = {}
+        self._registry_lock = threading.RLock()
+        self._outgoing: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()  # work for the I/O thread
+        self._sock_lock = threading.RLock()  # every use of the ROUTER socket
+        self._wakeup = Wakeup()
+        self._running = threading.Event()
+        self._stopped = threading.Event()
+        self._io_thread: threading.Thread | None = None
+        self._router: zmq.Socket | None = None
+        self.bound_endpoints: list[str] = []
+        self._limited = RateLimitedLog(log)
+        self._osc = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        router = self._ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        router.setsockopt(zmq.SNDHWM, self.config.send_hwm)
+        router.setsockopt(zmq.RCVHWM, 64)
+        router.setsockopt(zmq.LINGER, 0)
+        try:
+            for endpoint in self.config.endpoints:
+                router.bind(endpoint)
+                self.bound_endpoints.append(router.getsockopt_string(zmq.LAST_ENDPOINT))
+        except zmq.ZMQError as exc:
+            router.close(0)
+            raise OSError(f"cannot bind {endpoint}: {exc}") from None
+        self._router = router
+        self._running.set()
+        self._io_thread = threading.Thread(target=self._io_loop, name="bridge-io", daemon=True)
+        self._io_thread.start()
+        if self.config.osc_enabled:
+            from bridge.osc_control import OscControlServer
+
+            self._osc = OscControlServer(self, self.config.osc_host, self.config.osc_port)
+            self._osc.start()
+        log.info("serving on %s (pipelines: %s)", ", ".join(self.bound_endpoints), ", ".join(sorted(self.catalog.pipelines)))
+
+    @property
+    def endpoint(self) -> str:
+        return self.bound_endpoints[0]
+
+    @property
+    def osc_address(self) -> tuple[str, int] | None:
+        return None if self._osc is None else self._osc.address
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if not self._running.is_set():
+            return
+        if self._osc is not None:
+            self._osc.stop()
+        self._running.clear()
+        self._wake()
+        if self._io_thread is not None:
+            self._io_thread.join(timeout_s)
+        if self._own_context:
+            self._ctx.destroy(linger=0)
+
+    def serve_forever(self) -> None:
+        """Run until SIGINT/SIGTERM (main thread only)."""
+        stop_requested = threading.Event()
+
+        def _on_signal(signum: int, _frame: Any) -> None:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            stop_requested.set()
+
+        previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            if not self._running.is_set():
+                self.start()
+            while not stop_requested.wait(0.2):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def __enter__(self) -> BridgeServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ cross-thread plumbing
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        self._outgoing.put(fn)
+        self._wakeup.signal()
+
+    def _wake(self) -> None:
+        self._wakeup.signal()
+
+    # ------------------------------------------------------------------ I/O thread
+    def _io_loop(self) -> None:
+        """Receive and dispatch; sleep in poll(2) on the ROUTER's signalling fd and the wake-up fd.
+
+        The ROUTER is shared with the stage threads, which send their results
+        themselves (one thread hand-off fewer per frame); every use of the
+        socket holds ``_sock_lock``.  The socket's fd is edge-triggered, so
+        before sleeping the loop re-checks ZMQ_EVENTS under the lock, and a
+        stage thread that finds input pending after its send wakes the loop.
+        """
+        assert self._router is not None
+        router_fd = self._router.getsockopt(zmq.FD)
+        poller = select.poll()
+        poller.register(router_fd, select.POLLIN)
+        poller.register(self._wakeup.fileno(), select.POLLIN)
+        next_housekeeping = time.monotonic_ns()
+        try:
+            while self._running.is_set():
+                self._drain_outgoing()
+                with self._sock_lock:
+                    self._drain_incoming()
+                    readable = self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN
+                now = time.monotonic_ns()
+                if now >= next_housekeeping:
+                    self._expire_silent_engines(now)
+                    next_housekeeping = now + _HOUSEKEEPING_MS * 1_000_000
+                if readable:
+                    continue
+                for fd, _ in poller.poll(_HOUSEKEEPING_MS):
+                    if fd == self._wakeup.fileno():
+                        self._wakeup.clear()
+        except Exception:  # pragma: no cover - the I/O loop must never die silently
+            log.exception("I/O loop failed")
+        finally:
+            self._shutdown_io()
+
+    def _drain_outgoing(self) -> None:
+        while True:
+            try:
+                item = self._outgoing.get_nowait()
+            except queue.Empty:
+                return
+            item()
+
+    def _send_from_worker(self, rid: bytes, stream_id: int, parts: list[Any]) -> None:
+        """A stage thread sends its result itself (under the socket lock) and never waits for the engine."""
+        with self._sock_lock:
+            if self._router is None:
+                return
+            self._send_parts(rid, parts, stream_id)
+            if self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                self._wakeup.signal()  # our send consumed the fd's edge; make sure the loop looks
+
+    def _send_parts(self, rid: bytes, parts: list[Any], stream_id: int = -1) -> bool:
+        """Non-blocking send; the caller holds ``_sock_lock`` (or is the I/O thread inside it)."""
+        assert self._router is not None
+        try:
+            self._router.send_multipart([rid, *parts], flags=zmq.NOBLOCK, copy=False)
+            return True
+        except zmq.Again:
+            # this engine is not reading: drop its result, count it, and go on serving others
+            session = self._sessions.get(rid)
+            if session is not None:
+                session.results_dropped += 1
+                runtime = session.streams.get(stream_id)
+                if runtime is not None:
+                    runtime.chain.add_drops(1)
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno == errno.EHOSTUNREACH:
+                self._call_soon(partial(self._on_engine_gone, rid))
+                return False
+            raise
+
+    def _on_engine_gone(self, rid: bytes) -> None:
+        session = self._sessions.get(rid)
+        if session is not None:
+            log.info("%s disconnected; freeing its streams", session.label)
+            self._remove_session(rid)
+
+    def _send(self, rid: bytes, msg: Message) -> bool:
+        with self._sock_lock:
+            return self._send_parts(rid, serialize_message(msg))
+
+    def _send_error(self, rid: bytes, exc: ProtocolError) -> None:
+        self._limited.warning(("err", rid, exc.code), "engine %s: %s", rid.hex(), exc)
+        self._send(rid, Error.from_exception(exc))
+
+    def _drain_incoming(self) -> None:
+        assert self._router is not None
+        for _ in range(_DRAIN_BATCH):
+            try:
+                parts = self._router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            rid = parts[0].bytes
+            try:
+                self._handle(rid, parts[1:])
+            except ProtocolError as exc:
+                self._send_error(rid, exc)
+            except Exception as exc:  # a bug in handling one message must not take the server down
+                log.exception("unexpected failure handling a message from %s", rid.hex())
+                self._send_error(rid, ProtocolError(ErrorCode.PIPELINE_FAILED, f"internal error: {exc}"))
+
+    def _handle(self, rid: bytes, body: list[Any]) -> None:
+        now = time.monotonic_ns()
+        total = sum(len(p) for p in body)
+        if total > self.config.max_frame_bytes:
+            stream = index = None
+            try:
+                head = decode_header(body[0])
+                stream, index = head.get("stream"), head.get("index")
+            except ProtocolError:
+                pass
+            raise ProtocolError(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"message is {total} bytes, above the server's cap of {self.config.max_frame_bytes} bytes",
+                kind="FRAME", stream=stream if isinstance(stream, int) else None,
+                index=index if isinstance(index, int) else None,
+            )
+        msg = parse_message(body)
+        session = self._sessions.get(rid)
+        if session is not None:
+            session.last_seen_ns = now
+        if isinstance(msg, Frame):
+            self._on_frame(rid, session, msg, now, body)
+        elif isinstance(msg, Hello):
+            self._on_hello(rid, msg, now)
+        elif isinstance(msg, Control):
+            self._on_control(rid, session, msg)
+        elif isinstance(msg, Heartbeat):
+            self._send(rid, Heartbeat(t_ns=time.monotonic_ns()))
+        elif isinstance(msg, Stats):
+            self._on_stats(rid, session)
+        elif isinstance(msg, Bye):
+            if session is not None:
+                log.info("%s said BYE (%s)", session.label, msg.reason or "no reason")
+                self._remove_session(rid)
+        elif isinstance(msg, Mocap):
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED, "MOCAP is reserved for the mocap relay, which this server does not run yet",
+                kind="MOCAP",
+            )
+        elif isinstance(msg, Error):
+            log.warning("engine %s reported error %s %s: %s", rid.hex(), msg.code, msg.name, msg.message)
+        else:
+            kind = type(msg).KIND
+            raise ProtocolError(ErrorCode.UNSUPPORTED, f"{kind} is sent by the server, not to it", kind=kind)
+
+    # ------------------------------------------------------------------ message handlers
+    def _require_ready(self, session: EngineSession | None, kind: str) -> EngineSession:
+        if session is None:
+            raise ProtocolError(ErrorCode.NOT_WELCOMED, f"{kind} before HELLO: send HELLO and wait for WELCOME", kind=kind)
+        if not session.ready:
+            raise ProtocolError(
+                ErrorCode.NOT_WELCOMED, f"{kind} before WELCOME: the pipelines are still being set up", kind=kind
+            )
+        return session
+
+    def _on_frame(self, rid: bytes, session: EngineSession | None, msg: Frame, now: int, body: list[Any]) -> None:
+        session = self._require_ready(session, "FRAME")
+        runtime = session.streams.get(msg.stream)
+        if runtime is None:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_STREAM,
+                f"stream {msg.stream} was not declared in HELLO (declared: {sorted(session.streams)})",
+                kind="FRAME", stream=msg.stream, index=msg.index,
+            )
+        runtime.check_frame(msg)
+        runtime.stats.record_in(now)
+        runtime.chain.submit(runtime.to_stage_frame(msg, now, body))
+
+    def _on_hello(self, rid: bytes, hello: Hello, now: int) -> None:
+        old = self._sessions.get(rid)
+        if old is not None:
+            log.info("%s sent HELLO again; replacing its streams", old.label)
+            self._remove_session(rid)
+        for decl in hello.streams:
+            if decl.pipeline is not None and decl.pipeline not in self.catalog.pipelines:
+                raise ProtocolError(
+                    ErrorCode.BAD_FIELD,
+                    f"stream {decl.id} asks for pipeline {decl.pipeline!r}, which this server does not have "
+                    f"(available: {', '.join(sorted(self.catalog.pipelines))})",
+                    kind="HELLO", stream=decl.id,
+                )
+        session = EngineSession(routing_id=rid, hello=hello, last_seen_ns=now)
+        with self._registry_lock:
+            self._sessions[rid] = session
+        log.info("%s says HELLO with %d stream(s)", session.label, len(hello.streams))
+        threading.Thread(
+            target=self._set_up_session, args=(session, session.generation), name=f"setup-{session.engine_id}",
+            daemon=True,
+        ).start()
+
+    def _set_up_session(self, session: EngineSession, generation: int) -> None:
+        """Off the I/O thread: build and set up every stream's stages (loads models)."""
+        streams: dict[int, StreamRuntime] = {}
+        built: list[StageBase] = []
+        try:
+            for decl in session.hello.streams:
+                pipeline = self.catalog.get(decl.pipeline)
+                spec = StreamSpec(
+                    engine=session.engine_id, stream_id=decl.id, name=decl.name, width=decl.width, height=decl.height,
+                    color_format=decl.color_format, depth_format=decl.depth_format, has_mask=decl.mask, fps=decl.fps,
+                )
+                stages = pipeline.build_stages()
+                for stage in stages:
+                    try:
+                        stage.setup(spec)
+                    except Exception as exc:
+                        raise ProtocolError(
+                            ErrorCode.PIPELINE_FAILED,
+                            f"stream {decl.id} ({decl.name!r}), pipeline {pipeline.name!r}: stage {stage.name!r} "
+                            f"could not start: {exc}",
+                            kind="HELLO", stream=decl.id,
+                        ) from None
+                    built.append(stage)
+                stats = StreamStatsTracker(decl.id, decl.name)
+                chain = StageChain(
+                    stages, spec,
+                    on_output=partial(self._on_output, session.routing_id, decl.id, decl.color_format, stats),
+                    on_error=partial(self._on_stage_error, session.routing_id, decl.id),
+                    thread_prefix=session.engine_id,
+                )
+                streams[decl.id] = StreamRuntime(decl, spec, pipeline, chain, stats)
+        except (ProtocolError, PipelineConfigError, KeyError) as exc:
+            for stage in built:
+                try:
+                    stage.close()
+                except Exception:
+                    log.exception("closing stage %s after a failed set-up", stage.name)
+            error = exc if isinstance(exc, ProtocolError) else ProtocolError(ErrorCode.PIPELINE_FAILED, str(exc), kind="HELLO")
+            self._call_soon(partial(self._set_up_failed, session, generation, error))
+            return
+        self._call_soon(partial(self._install_session, session, generation, streams))
+
+    def _install_session(self, session: EngineSession, generation: int, streams: dict[int, StreamRuntime]) -> None:
+        if self._sessions.get(session.routing_id) is not session or session.generation != generation:
+            self._close_streams_async(list(streams.values()))  # replaced or gone meanwhile
+            return
+        session.streams = streams
+        for runtime in streams.values():
+            runtime.chain.start()
+        session.ready = True
+        grants = [
+            StreamGrant(rt.decl.id, rt.pipeline.name, rt.pipeline.stage_names, rt.decl.width, rt.decl.height,
+                        rt.decl.color_format)
+            for rt in streams.values()
+        ]
+        self._send(session.routing_id, Welcome(
+            server=f"machinima-bridge {__version__}", engine_id=session.engine_id, session=session.hello.session,
+            streams=grants, heartbeat_ms=self.config.heartbeat_ms, timeout_ms=self.config.timeout_ms,
+            max_frame_bytes=self.config.max_frame_bytes,
+        ))
+        log.info("%s welcomed: %s", session.label,
+                 ", ".join(f"stream {g.id} -> {g.pipeline} [{' > '.join(g.stages)}]" for g in grants))
+
+    def _set_up_failed(self, session: EngineSession, generation: int, error: ProtocolError) -> None:
+        if self._sessions.get(session.routing_id) is session and session.generation == generation:
+            with self._registry_lock:
+                del self._sessions[session.routing_id]
+        log.error("%s: %s", session.label, error)
+        self._send(session.routing_id, Error.from_exception(error))
+
+    def _on_control(self, rid: bytes, session: EngineSession | None, msg: Control) -> None:
+        session = self._require_ready(session, "CONTROL")
+        runtime = session.streams.get(msg.stream)
+        if runtime is None:
+            ack = ControlAck(msg.request_id, False, code=int(ErrorCode.UNKNOWN_STREAM),
+                             reason=f"stream {msg.stream} was not declared in HELLO")
+        else:
+            ack = self._apply_control(runtime, msg.request_id, msg.stage, msg.params, msg.glide_ms)
+        self._send(rid, ack)
+
+    @staticmethod
+    def _apply_control(runtime: StreamRuntime, request_id: int, stage_name: str, params: dict[str, Any],
+                       glide_ms: float | None) -> ControlAck:
+        stage = runtime.chain.stage(stage_name)
+        if stage is None:
+            return ControlAck(
+                request_id, False, code=int(ErrorCode.UNKNOWN_STAGE),
+                reason=f"stage {stage_name!r} is not in pipeline {runtime.pipeline.name!r} "
+                f"(stages: {', '.join(runtime.pipeline.stage_names)})",
+            )
+        try:
+            applied = stage.params.update(stage.translate_updates(dict(params)), glide_ms)
+        except ParamError as exc:
+            return ControlAck(request_id, False, code=int(exc.code), reason=f"stage {stage_name!r}: {exc.message}")
+        log.info("stream %s stage %s <- %s%s", runtime.decl.name, stage_name, applied,
+                 f" over {glide_ms:.0f} ms" if glide_ms else "")
+        return ControlAck(request_id, True, applied=applied)
+
+    def apply_control(self, stream_name: str, stage_name: str, params: dict[str, Any],
+                      glide_ms: float | None = None) -> list[ControlOutcome]:
+        """Thread-safe: apply to every connected stream named ``stream_name`` (``*`` = all)."""
+        outcomes = []
+        with self._registry_lock:
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            for runtime in list(session.streams.values()):
+                if stream_name in ("*", runtime.decl.name, str(runtime.decl.id)):
+                    ack = self._apply_control(runtime, 0, stage_name, params, glide_ms)
+                    outcomes.append(ControlOutcome(session.engine_id, runtime.decl.id, ack))
+        return outcomes
+
+    def _on_stats(self, rid: bytes, session: EngineSession | None) -> None:
+        session = self._require_ready(session, "STATS")
+        self._send(rid, Stats(t_ns=time.monotonic_ns(), streams=self._stream_stats(session)))
+
+    @staticmethod
+    def _stream_stats(session: EngineSession) -> list:
+        return [rt.stats.snapshot(dropped=rt.chain.entrance.dropped_total) for rt in session.streams.values()]
+
+    def stats_snapshot(self) -> dict[str, list]:
+        """Thread-safe: every engine's stream statistics."""
+        with self._registry_lock:
+            sessions = list(self._sessions.values())
+        return {s.label: self._stream_stats(s) for s in sessions if s.ready}
+
+    # ------------------------------------------------------------------ worker-thread callbacks
+    def _on_output(self, rid: bytes, stream_id: int, color_format: str, stats: StreamStatsTracker,
+                   frame: StageFrame, output: Any, dropped: int) -> None:
+        if output is frame.input_color and frame.input_color_plane is not None:
+            plane = frame.input_color_plane  # untouched: send the received message buffer itself
+        else:
+            plane = Plane.from_array("color", color_format, output)
+        now = time.monotonic_ns()
+        server_us = (now - frame.t_received_ns) // 1000
+        result = Result(stream_id, frame.index, frame.t_capture_ns, [plane], frame.stage_us, server_us, dropped,
+                        frame.held)
+        stats.record_out(server_us, frame.stage_us, now)
+        self._send_from_worker(rid, stream_id, serialize_message(result))
+
+    def _on_stage_error(self, rid: bytes, stream_id: int, stage_name: str, exc: BaseException,
+                        frame: StageFrame) -> None:
+        key = ("stage", rid, stream_id, stage_name, type(exc).__name__)
+        if self._limited.allow(key):
+            log.error("stream %d stage %s failed on frame %d: %s", stream_id, stage_name, frame.index, exc,
+                      exc_info=exc)
+            error = Error(int(ErrorCode.PIPELINE_FAILED), ErrorCode.PIPELINE_FAILED.name,
+                          f"stage {stage_name!r} failed on frame {frame.index}: {exc}", "FRAME", stream_id, frame.index)
+            self._send_from_worker(rid, stream_id, serialize_message(error))
+
+    # ------------------------------------------------------------------ sessions
+    def _remove_session(self, rid: bytes) -> None:
+        with self._registry_lock:
+            session = self._sessions.pop(rid, None)
+        if session is not None:
+            session.generation += 1
+            session.ready = False
+            self._close_streams_async(list(session.streams.values()))
+
+    @staticmethod
+    def _close_streams_async(streams: list[StreamRuntime]) -> None:
+        if streams:
+            threading.Thread(target=lambda: [rt.chain.close() for rt in streams], name="teardown", daemon=True).start()
+
+    def _expire_silent_engines(self, now: int) -> None:
+        limit = self.config.timeout_ms * 1_000_000
+        for rid, session in list(self._sessions.items()):
+            if now - session.last_seen_ns > limit:
+                silent_ms = (now - session.last_seen_ns) // 1_000_000
+                log.warning("%s silent for %d ms (timeout %d ms); freeing its streams", session.label, silent_ms,
+                            self.config.timeout_ms)
+                self._send(rid, Bye(reason=f"timeout: no message for {silent_ms} ms"))
+                self._remove_session(rid)
+
+    def _shutdown_io(self) -> None:
+        for rid in list(self._sessions):
+            try:
+                self._send(rid, Bye(reason="server shutting down"))
+            except zmq.ZMQError:
+                pass
+        with self._registry_lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for session in sessions:
+            for runtime in session.streams.values():
+                runtime.chain.close()
+        with self._sock_lock:
+            if self._router is not None:
+                self._router.close(0)
+                self._router = None
+        self._wakeup.close()
+        self._stopped.set()
+        log.info("server stopped")

@@ -1,0 +1,105 @@
+"""Server configuration (``machinima-bridge serve --config FILE``).
+
+::
+
+    [server]
+    endpoints = ["tcp://127.0.0.1:5555"]   # loopback by default; ipc:///tmp/bridge.sock works too
+    heartbeat_ms = 1000                     # how often an idle engine should send HEARTBEAT
+    timeout_ms = 5000                       # silence after which an engine's streams are freed
+    max_frame_bytes = 67108864              # FRAMEs above this are refused with FRAME_TOO_LARGE
+    send_hwm = 8                            # results queued per engine before new ones are dropped
+    default_pipeline = "default"
+
+    [osc]
+    enabled = true
+    host = "127.0.0.1"
+    port = 9010
+
+    [pipelines]                             # name -> file; built-ins are always available
+    aged = "looks/aged.toml"
+
+Relative pipeline paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+
+
+class ServerConfigError(Exception):
+    """The server config is missing, not TOML, or has a bad value; the message names the file and key."""
+
+
+@dataclass
+class ServerConfig:
+    endpoints: list[str] = field(default_factory=lambda: [DEFAULT_ENDPOINT])
+    heartbeat_ms: int = 1000
+    timeout_ms: int = 5000
+    max_frame_bytes: int = 64 * 1024 * 1024
+    send_hwm: int = 8
+    default_pipeline: str = "default"
+    osc_enabled: bool = False
+    osc_host: str = "127.0.0.1"
+    osc_port: int = 9010
+    pipelines: dict[str, str] = field(default_factory=dict)
+
+    def validate(self, where: str = "config") -> None:
+        if not self.endpoints or not all(isinstance(e, str) and "://" in e for e in self.endpoints):
+            raise ServerConfigError(f"{where}: server.endpoints must list ZeroMQ endpoints like {DEFAULT_ENDPOINT!r}")
+        checks = [
+            ("server.heartbeat_ms", self.heartbeat_ms, 10, 600_000),
+            ("server.timeout_ms", self.timeout_ms, 100, 3_600_000),
+            ("server.max_frame_bytes", self.max_frame_bytes, 1024, 2**31),
+            ("server.send_hwm", self.send_hwm, 1, 100_000),
+            ("osc.port", self.osc_port, 0, 65535),
+        ]
+        for name, value, lo, hi in checks:
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise ServerConfigError(f"{where}: {name} = {value!r} must be an integer in {lo}..{hi}")
+        if self.timeout_ms <= self.heartbeat_ms:
+            raise ServerConfigError(f"{where}: server.timeout_ms must be larger than server.heartbeat_ms")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ServerConfig:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ServerConfigError(f"server config not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ServerConfigError(f"{path} is not valid TOML: {exc}") from None
+        return cls.from_mapping(data, str(path), base_dir=path.parent)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], where: str = "config", base_dir: Path | None = None) -> ServerConfig:
+        unknown = set(data) - {"server", "osc", "pipelines"}
+        if unknown:
+            raise ServerConfigError(f"{where}: unknown sections {sorted(unknown)} (allowed: server, osc, pipelines)")
+        server = dict(data.get("server", {}))
+        osc = dict(data.get("osc", {}))
+        cfg = cls()
+        keymap = {
+            "endpoints": "endpoints", "heartbeat_ms": "heartbeat_ms", "timeout_ms": "timeout_ms",
+            "max_frame_bytes": "max_frame_bytes", "send_hwm": "send_hwm", "default_pipeline": "default_pipeline",
+        }
+        for key, value in server.items():
+            if key not in keymap:
+                raise ServerConfigError(f"{where}: unknown key server.{key} (allowed: {', '.join(keymap)})")
+            setattr(cfg, keymap[key], value)
+        for key, value in osc.items():
+            if key not in ("enabled", "host", "port"):
+                raise ServerConfigError(f"{where}: unknown key osc.{key} (allowed: enabled, host, port)")
+            setattr(cfg, f"osc_{key}", value)
+        for name, file in dict(data.get("pipelines", {})).items():
+            if not isinstance(file, str):
+                raise ServerConfigError(f"{where}: pipelines.{name} must be a file path string")
+            if not file.startswith("builtin:") and base_dir is not None and not Path(file).is_absolute():
+                file = str(base_dir / file)
+            cfg.pipelines[name] = file
+        cfg.validate(where)
+        return cfg

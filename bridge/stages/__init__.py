@@ -1,0 +1,1 @@
+"""Built-in pipeline stages: thin adapters from ``realtime_models`` to the Stage seam."""

@@ -1,0 +1,13 @@
+"""``passthrough``: returns the engine's frame untouched (zero copy); the transport baseline."""
+
+from __future__ import annotations
+
+from bridge.stage import StageBase, StageFrame
+
+
+class PassthroughStage(StageBase):
+    TYPE = "passthrough"
+    PARAMS = ()
+
+    def process(self, frame: StageFrame) -> None:
+        return None
