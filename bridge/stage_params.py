@@ -65,7 +65,7 @@ class ParamSpec:
                 out = self.check(out)
         except ParamError:
             raise
-        except (ValueError, TypeError, OSError) as exc:
+        except (ValueError, TypeError, OSError, ArithmeticError) as exc:
             raise ParamError(ErrorCode.BAD_PARAM_VALUE, f"{where}: {exc}") from None
         return out
 
