@@ -46,6 +46,8 @@ def parse_osc_control(address: str, args: tuple[Any, ...]) -> tuple[str, str, st
         if not values or isinstance(values[0], bool) or not isinstance(values[0], (int, float)):
             raise OscAddressError(f"{address}: the first argument must be the glide time in milliseconds")
         glide_ms = float(values.pop(0))
+        if not 0.0 <= glide_ms <= 600_000.0:
+            raise OscAddressError(f"{address}: glide time {glide_ms} ms is outside 0..600000")
     if not values:
         raise OscAddressError(f"{address}: no value given")
     value: Any = values[0] if len(values) == 1 else values
@@ -59,7 +61,8 @@ class OscControlServer:
         self._bridge = bridge
         dispatcher = osc_dispatcher.Dispatcher()
         dispatcher.set_default_handler(self._on_message, needs_reply_address=True)
-        self._server = osc_server.ThreadingOSCUDPServer((host, port), dispatcher)
+        # one thread, datagrams in arrival order: a fader's updates must not overtake each other
+        self._server = osc_server.BlockingOSCUDPServer((host, port), dispatcher)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="osc-control", daemon=True)
 

@@ -23,6 +23,7 @@ live in ``bridge/configs/`` and are named ``builtin:NAME``.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,6 +32,9 @@ from typing import Any, Mapping
 
 from bridge.stage import STAGE_TYPES, StageBase, StageSetupError, create_stage
 from bridge.stage_params import ParamError
+
+
+log = logging.getLogger(__name__)
 
 
 class PipelineConfigError(Exception):
@@ -148,6 +152,8 @@ class PipelineCatalog:
     def with_builtins(cls, extra: Mapping[str, str | Path] | None = None, default: str = "default") -> PipelineCatalog:
         pipelines = {name: load_builtin(name) for name in builtin_names()}
         for name, path in (extra or {}).items():
+            if name in pipelines:
+                log.info("pipeline %r from %s replaces the built-in of that name", name, path)
             pipelines[name] = PipelineConfig.load(path)
         return cls(pipelines, default)
 

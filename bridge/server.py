@@ -1,13 +1,14 @@
 """The bridge server: one ROUTER socket serving many engines, a pipeline per declared stream.
 
-Threads: one I/O thread owns the ROUTER socket and does only cheap work
-(parse headers, check planes, drop frames into mailboxes, answer control
-messages, forward results).  Each stream's pipeline runs on its own stage
-threads (``StageChain``); their results come back to the I/O thread through
-an inproc PUSH/PULL pair without copying the pixels, and leave on the ROUTER
-with non-blocking sends, so an engine that stops reading loses its own
-results (counted in its next RESULT.dropped) and never slows anyone else.
-Pipeline set-up (model loading) and tear-down run off the I/O thread.
+Threads: one I/O thread receives on the ROUTER socket and does only cheap
+work (parse headers, check planes, drop frames into mailboxes, answer control
+messages).  Each stream's pipeline runs on its own stage threads
+(``StageChain``); the last stage thread sends its RESULT itself on the same
+ROUTER, under a lock that every use of the socket takes, with a non-blocking
+send and without copying the pixels.  An engine that stops reading loses its
+own results (counted in its next RESULT.dropped) and never slows anyone else.
+Pipeline set-up (model loading) and tear-down run off the I/O thread; work
+that must run on the I/O thread is queued and the loop woken (``Wakeup``).
 """
 
 from __future__ import annotations
@@ -404,7 +405,7 @@ class BridgeServer:
             runtime.chain.start()
         session.ready = True
         grants = [
-            StreamGrant(rt.decl.id, rt.pipeline.name, rt.pipeline.stage_names, rt.decl.width, rt.decl.height,
+            StreamGrant(rt.decl.id, rt.decl.pipeline or self.catalog.default, rt.pipeline.stage_names, rt.decl.width, rt.decl.height,
                         rt.decl.color_format)
             for rt in streams.values()
         ]

@@ -61,6 +61,10 @@ class ServerConfig:
         for name, value, lo, hi in checks:
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
                 raise ServerConfigError(f"{where}: {name} = {value!r} must be an integer in {lo}..{hi}")
+        if not isinstance(self.osc_enabled, bool):
+            raise ServerConfigError(f"{where}: osc.enabled = {self.osc_enabled!r} must be true or false")
+        if not isinstance(self.osc_host, str) or not self.osc_host:
+            raise ServerConfigError(f"{where}: osc.host must be a host name or address string")
         if self.timeout_ms <= self.heartbeat_ms:
             raise ServerConfigError(f"{where}: server.timeout_ms must be larger than server.heartbeat_ms")
 
@@ -71,6 +75,8 @@ class ServerConfig:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ServerConfigError(f"server config not found: {path}") from None
+        except OSError as exc:
+            raise ServerConfigError(f"cannot read server config {path}: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ServerConfigError(f"{path} is not valid TOML: {exc}") from None
         return cls.from_mapping(data, str(path), base_dir=path.parent)

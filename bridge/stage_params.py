@@ -45,6 +45,7 @@ class ParamSpec:
     live: bool = True  # False: only settable in the pipeline config
     optional: bool = False  # None is an allowed value
     check: Callable[[Any], Any] | None = None  # extra validation/normalisation; raises ValueError
+    glide: bool = True  # numeric kinds glide unless the stage cannot follow a moving value
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -52,7 +53,7 @@ class ParamSpec:
 
     @property
     def glides(self) -> bool:
-        return self.kind in ("float", "floats")
+        return self.glide and self.kind in ("float", "floats")
 
     def coerce(self, value: Any) -> Any:
         """Return the value in canonical form or raise ParamError naming the cause."""

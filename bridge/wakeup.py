@@ -1,8 +1,9 @@
 """A file descriptor another thread can make readable, to wake a zmq poll loop.
 
-The I/O thread polls the ROUTER socket and this descriptor together; worker
-threads queue outgoing results in a Python queue and ``signal()``.  This costs
-one eventfd write per result instead of a second ZeroMQ hop.
+The I/O thread sleeps in poll(2) on the ROUTER's signalling descriptor and
+this one.  Other threads ``signal()`` after queueing work for the I/O thread
+(installing a set-up pipeline, freeing a vanished engine), and a stage thread
+signals when its own send consumed the socket's edge-triggered readiness.
 """
 
 from __future__ import annotations

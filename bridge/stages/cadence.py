@@ -21,7 +21,7 @@ class CadenceStage(StageBase):
     TYPE = "cadence"
     PARAMS = (
         ParamSpec("mode", "choice", "fps", "hold by time or by frame count", choices=("fps", "frames")),
-        ParamSpec("target_fps", "float", 12.0, "new pictures per second in fps mode", lo=0.5, hi=240.0),
+        ParamSpec("target_fps", "float", 12.0, "new pictures per second in fps mode", lo=0.5, hi=240.0, glide=False),
         ParamSpec("hold_frames", "int", 2, "frames each picture is held in frames mode", lo=1, hi=24),
     )
 

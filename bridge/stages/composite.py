@@ -11,9 +11,14 @@ Needs the stream's actor mask (declare ``mask = true`` in HELLO and send a U8 ma
 
 from __future__ import annotations
 
+import logging
+
 from bridge.stage import StageBase, StageFrame, StageSetupError, StreamSpec
 from bridge.stage_params import ParamSpec
 from realtime_models.compositing import BLEND_MODES, composite
+
+
+log = logging.getLogger(__name__)
 
 
 class CompositeStage(StageBase):
@@ -25,6 +30,8 @@ class CompositeStage(StageBase):
         ParamSpec("feather_px", "float", 2.0, "mask edge softening", lo=0.0, hi=64.0),
     )
 
+    _warned_no_mask = False
+
     def setup(self, stream: StreamSpec) -> None:
         if not stream.has_mask:
             raise StageSetupError(
@@ -35,7 +42,13 @@ class CompositeStage(StageBase):
 
     def process(self, frame: StageFrame) -> None:
         if frame.mask is None:
-            raise ValueError(f"frame {frame.index} has no mask plane; composite needs the actor mask on every frame")
+            # a frame may leave the mask out (docs/protocol.md): no actor in it, so no composite
+            if not self._warned_no_mask:
+                log.warning("stream %s frame %d has no actor mask: composite shows the engine's picture",
+                            self.stream.name, frame.index)
+                self._warned_no_mask = True
+            frame.image = frame.original_rgb() if not self.params.get("invert") else frame.rgb()
+            return
         p = self.params.snapshot()
         frame.image = composite(
             frame.rgb(), frame.original_rgb(), frame.mask, mode=p["mode"], invert=p["invert"],

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from bridge.stage import StageBase, StageFrame, StreamSpec
 from bridge.stage_params import ParamSpec
 from realtime_models.film_look import FilmLook, FilmLookSettings
@@ -50,11 +52,14 @@ class FilmLookStage(StageBase):
         settings = self._settings()
         settings.validate()
         self._look = FilmLook(settings)
+        # open the codec now, so a missing encoder refuses the HELLO instead of failing every frame
+        self._look.apply(np.zeros((stream.height, stream.width, 3), np.uint8))
+        self._look.reset()
         self._version = self.params.version
 
     def process(self, frame: StageFrame) -> None:
         assert self._look is not None, "setup() was not called"
-        if self._version != self.params.version:
+        if self._version != self.params.version or self.params.gliding:
             self._version = self.params.version
             self._look.update(self._settings())
         frame.image = self._look.apply(frame.rgb())

@@ -82,6 +82,8 @@ class StylizeStage(StageBase):
     def translate_updates(self, updates: dict[str, Any]) -> dict[str, Any]:
         if "style" in updates:
             style = updates.pop("style")
+            if isinstance(style, float) and style.is_integer():  # OSC faders send floats
+                style = int(style)
             if isinstance(style, bool) or not isinstance(style, int) or not 0 <= style < STYLE_COUNT:
                 raise ParamError(
                     ErrorCode.BAD_PARAM_VALUE, f"parameter 'style' must be a style index 0..{STYLE_COUNT - 1}, got {style!r}"
