@@ -15,7 +15,8 @@ A small deterministic 3D set rendered with numpy/cv2 only:
 Conventions (shared with ``bridge.protocol.CameraInfo``):
 
 * world: right-handed, metres, x right, y forward, z up, floor is z = 0;
-* camera: OpenCV pinhole, x right, y down, z forward; pixel centres sit at
+* camera: OpenCV pinhole, x right, y down, z forward, 60 deg horizontal field of
+  view at 16:9 (narrower frames keep the 16:9 vertical view); pixel centres sit at
   integer coordinates, so ``u = fx * x / z + cx`` with ``cx = (width - 1) / 2``;
 * ``depth_m`` is linear eye depth (camera-space z) in metres, clipped to
   [``NEAR_M``, ``FAR_M``]; empty sky is ``FAR_M``.
@@ -28,7 +29,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 NEAR_M = 0.1
 FAR_M = 100.0
-HFOV_DEG = 60.0
+HFOV_DEG = 60.0  # at 16:9 and wider; see SimulatedScene.__init__
 CAMERA_HEIGHT_M = 1.5
 CAMERA_PITCH_DOWN_DEG = 8.0
 HILL_RANGE_M = 90.0
@@ -59,14 +60,7 @@ _HILL_COLOR = np.array([0.30, 0.42, 0.38], np.float32)
 _FLOOR_LIGHT = np.array([0.80, 0.76, 0.68], np.float32)
 _FLOOR_DARK = np.array([0.30, 0.33, 0.38], np.float32)
 _PALETTE = np.array(
-    [
-        [0.90, 0.25, 0.20],
-        [0.20, 0.55, 0.90],
-        [0.95, 0.75, 0.20],
-        [0.30, 0.75, 0.40],
-        [0.70, 0.35, 0.85],
-        [0.95, 0.50, 0.15],
-    ],
+    [[0.90, 0.25, 0.20], [0.20, 0.55, 0.90], [0.95, 0.75, 0.20], [0.30, 0.75, 0.40], [0.70, 0.35, 0.85], [0.95, 0.50, 0.15]],
     np.float32,
 )
 
@@ -250,42 +244,34 @@ class _Box:
         return center, rot
 
 
-@dataclass
-class _Props:
-    spheres: list[_Sphere] = field(default_factory=list)
-    boxes: list[_Box] = field(default_factory=list)
-
-
-def _make_props(seed: int) -> _Props:
+def _make_props(seed: int) -> tuple[list[_Sphere], list[_Box]]:
+    """Two orbiting, bouncing spheres and two sweeping, spinning boxes; all behind the actor."""
     rng = np.random.default_rng(seed)
     colors = _PALETTE[rng.permutation(len(_PALETTE))]
-    props = _Props()
+    spheres: list[_Sphere] = []
+    boxes: list[_Box] = []
     for i, (cx, cy) in enumerate([(-1.6, 6.5), (1.8, 8.0)]):
-        props.spheres.append(
-            _Sphere(
-                orbit_center_w=np.array([cx + rng.uniform(-0.3, 0.3), cy + rng.uniform(-0.5, 0.5), 0.0]),
-                orbit_radius_m=float(rng.uniform(1.0, 1.8)),
-                angular_rad_s=float(rng.uniform(0.35, 0.6)) * (1 if i % 2 == 0 else -1),
-                phase_rad=float(rng.uniform(0, 2 * math.pi)),
-                radius_m=float(rng.uniform(0.4, 0.6)),
-                bounce_m=float(rng.uniform(0.2, 0.6)),
-                bounce_hz=float(rng.uniform(0.4, 0.7)),
-                color=colors[i],
-            )
-        )
+        spheres.append(_Sphere(
+            orbit_center_w=np.array([cx + rng.uniform(-0.3, 0.3), cy + rng.uniform(-0.5, 0.5), 0.0]),
+            orbit_radius_m=float(rng.uniform(1.0, 1.8)),
+            angular_rad_s=float(rng.uniform(0.35, 0.6)) * (1 if i % 2 == 0 else -1),
+            phase_rad=float(rng.uniform(0, 2 * math.pi)),
+            radius_m=float(rng.uniform(0.4, 0.6)),
+            bounce_m=float(rng.uniform(0.2, 0.6)),
+            bounce_hz=float(rng.uniform(0.4, 0.7)),
+            color=colors[i],
+        ))
     for i, (bx, by) in enumerate([(0.8, 6.5), (-0.8, 10.5)]):
-        props.boxes.append(
-            _Box(
-                base_w=np.array([bx + rng.uniform(-0.3, 0.3), by + rng.uniform(-0.4, 0.4), 0.0]),
-                sweep_m=float(rng.uniform(0.8, 1.6)),
-                sweep_hz=float(rng.uniform(0.08, 0.15)),
-                yaw_rad_s=float(rng.uniform(0.3, 0.7)) * (1 if i % 2 == 0 else -1),
-                phase_rad=float(rng.uniform(0, 2 * math.pi)),
-                half_m=np.array([rng.uniform(0.3, 0.5), rng.uniform(0.3, 0.5), rng.uniform(0.3, 0.6)]),
-                color=colors[2 + i],
-            )
-        )
-    return props
+        boxes.append(_Box(
+            base_w=np.array([bx + rng.uniform(-0.3, 0.3), by + rng.uniform(-0.4, 0.4), 0.0]),
+            sweep_m=float(rng.uniform(0.8, 1.6)),
+            sweep_hz=float(rng.uniform(0.08, 0.15)),
+            yaw_rad_s=float(rng.uniform(0.3, 0.7)) * (1 if i % 2 == 0 else -1),
+            phase_rad=float(rng.uniform(0, 2 * math.pi)),
+            half_m=np.array([rng.uniform(0.3, 0.5), rng.uniform(0.3, 0.5), rng.uniform(0.3, 0.6)]),
+            color=colors[2 + i],
+        ))
+    return spheres, boxes
 
 
 class SimulatedScene:
@@ -294,7 +280,10 @@ class SimulatedScene:
     def __init__(self, settings: SceneSettings | None = None) -> None:
         self.settings = settings or SceneSettings()
         w, h = self.settings.width, self.settings.height
-        self.fx_px = (w / 2.0) / math.tan(math.radians(HFOV_DEG) / 2.0)
+        # 60 deg horizontal at 16:9; narrower or portrait frames keep that vertical view (so the framing of
+        # floor and actor holds) and crop the sides instead.
+        tan_half_h = math.tan(math.radians(HFOV_DEG) / 2.0)
+        self.fx_px = max((w / 2.0) / tan_half_h, (h / 2.0) / (tan_half_h * 9.0 / 16.0))
         self.fy_px = self.fx_px
         self.cx_px = (w - 1) / 2.0
         self.cy_px = (h - 1) / 2.0
@@ -317,7 +306,7 @@ class SimulatedScene:
         cam_from_world = self._world_from_cam_rot.T
         self._sun_c = (cam_from_world @ self._sun_w).astype(np.float32)
         self._up_c = (cam_from_world @ np.array([0.0, 0.0, 1.0])).astype(np.float32)
-        self._props = _make_props(self.settings.seed)
+        self._spheres, self._boxes = _make_props(self.settings.seed)
         self._build_rays()
         self._build_background()
         self._build_actor()
@@ -429,8 +418,8 @@ class SimulatedScene:
         mask = np.zeros(depth.shape, np.uint8)
         cam_from_world = self._world_from_cam_rot.T
 
-        spheres = [(s, s.center_w(t_s)) for s in self._props.spheres]
-        boxes = [(b, *b.pose_w(t_s)) for b in self._props.boxes]
+        spheres = [(s, s.center_w(t_s)) for s in self._spheres]
+        boxes = [(b, *b.pose_w(t_s)) for b in self._boxes]
         for sphere, center in spheres:
             self._draw_shadow(color, center, sphere.radius_m * 1.1)
         for box, center, rot in boxes:
