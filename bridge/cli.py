@@ -141,10 +141,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(payload))
         else:
-            print(f"{'size':>11} {'bridge p50 ms':>14} {'raw p50 ms':>11} {'ratio':>6} {'bridge p99':>11} {'raw p99':>8}")
+            print(f"{'size':>11} {'bridge p50 ms':>14} {'raw p50 ms':>11} {'ratio':>6} {'bridge p99':>11} "
+                  f"{'raw p99':>8} {'threaded p50':>13} {'ratio':>6}")
             for r in results:
                 print(f"{r.width:>5}x{r.height:<5} {r.bridge_rtt_ms_p50:>14.3f} {r.raw_rtt_ms_p50:>11.3f} "
-                      f"{r.ratio:>6.2f} {r.bridge_rtt_ms_p99:>11.3f} {r.raw_rtt_ms_p99:>8.3f}")
+                      f"{r.ratio:>6.2f} {r.bridge_rtt_ms_p99:>11.3f} {r.raw_rtt_ms_p99:>8.3f} "
+                      f"{r.threaded_rtt_ms_p50:>13.3f} {r.threaded_ratio:>6.2f}")
         return 0
     from bridge.bench.pipeline import run_pipeline_bench
 

@@ -113,6 +113,9 @@ class StageBase:
 
     TYPE = "base"
     PARAMS: tuple = ()
+    # True only for stages whose process() does no real work (never blocks, O(1)): a pipeline made
+    # only of such stages runs on the receiving thread, saving the thread hand-off (~0.1 ms) per frame.
+    RUNS_INLINE = False
 
     def __init__(self, name: str | None = None, params: Mapping[str, Any] | None = None) -> None:
         self.name = name or self.TYPE

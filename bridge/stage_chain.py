@@ -7,6 +7,9 @@ can already work on frame N+1 and the sustained rate approaches that of the
 slowest stage rather than the sum.  The last worker turns the frame into the
 output picture and hands it to ``on_output``; a stage that raises drops that
 frame (counted) and reports through ``on_error`` without stopping the chain.
+
+A pipeline made only of stages that declare ``RUNS_INLINE`` (``passthrough``)
+has nothing to overlap: it runs on the submitting thread, with no hand-off.
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ class StageChain:
         self._handoffs: list[OneSlotHandoff[StageFrame]] = [OneSlotHandoff() for _ in self.stages[1:]]
         self._last_output: np.ndarray | None = None
         self._stopping = threading.Event()
-        self._threads = [
+        # a pipeline of do-nothing stages needs no threads: it runs on the thread that submits
+        self.inline = all(getattr(stage, "RUNS_INLINE", False) for stage in self.stages)
+        self._threads = [] if self.inline else [
             threading.Thread(
                 target=self._run_stage, args=(i,), name=f"{thread_prefix}-{stream.name}-{stage.name}", daemon=True
             )
@@ -66,6 +71,10 @@ class StageChain:
 
     def submit(self, frame: StageFrame) -> None:
         """Offer a frame; never blocks.  A frame still waiting is dropped (and counted)."""
+        if self.inline:
+            if not self._stopping.is_set() and all(self._process(stage, frame) for stage in self.stages):
+                self._emit(frame)
+            return
         try:
             self.entrance.put(frame)
         except MailboxClosed:
@@ -86,17 +95,8 @@ class StageChain:
                 frame = inbox.take(timeout_s=0.25)
                 if frame is None:
                     continue
-                if not frame.held:
-                    t0 = time.perf_counter_ns()
-                    try:
-                        stage.process(frame)
-                    except Exception as exc:  # a stage failing must not stop the stream
-                        self.entrance.add_drops(1)
-                        self._on_error(stage.name, exc, frame)
-                        continue
-                    frame.stage_us[stage.name] = (time.perf_counter_ns() - t0) // 1000
-                else:
-                    frame.stage_us[stage.name] = 0
+                if not self._process(stage, frame):
+                    continue
                 if outbox is not None:
                     outbox.put(frame)
                 else:
@@ -105,6 +105,21 @@ class StageChain:
             pass
         except Exception:  # pragma: no cover - defensive: log and let the chain's other threads go on
             log.exception("stage worker %s of stream %s died", stage.name, self.stream.name)
+
+    def _process(self, stage: StageBase, frame: StageFrame) -> bool:
+        """Run one stage on one frame (skipped for held frames); False if it failed (frame dropped)."""
+        if frame.held:
+            frame.stage_us[stage.name] = 0
+            return True
+        t0 = time.perf_counter_ns()
+        try:
+            stage.process(frame)
+        except Exception as exc:  # a stage failing must not stop the stream
+            self.entrance.add_drops(1)
+            self._on_error(stage.name, exc, frame)
+            return False
+        frame.stage_us[stage.name] = (time.perf_counter_ns() - t0) // 1000
+        return True
 
     def _emit(self, frame: StageFrame) -> None:
         if frame.held and self._last_output is not None:

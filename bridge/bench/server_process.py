@@ -13,6 +13,7 @@ import threading
 
 import zmq
 
+from bridge.pipeline_config import PipelineCatalog, PipelineConfig
 from bridge.server import BridgeServer
 from bridge.server_config import ServerConfig
 
@@ -43,10 +44,24 @@ class RawEcho:
         self._thread.join(2.0)
 
 
+# a trivial stage on its own thread: what every real pipeline pays for its thread hand-off
+THREADED_PIPELINE = "bench_threaded"
+_THREADED_TOML = """
+name = "bench_threaded"
+[[stage]]
+type = "cadence"
+[stage.params]
+mode = "frames"
+hold_frames = 1
+"""
+
+
 def serve_for_bench() -> None:
     """Child-process entry: serve, print the endpoints as one JSON line, run until stdin closes."""
     ctx = zmq.Context()
-    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"], send_hwm=4), context=ctx)
+    builtins = PipelineCatalog.with_builtins()
+    catalog = PipelineCatalog({**builtins.pipelines, THREADED_PIPELINE: PipelineConfig.parse(_THREADED_TOML)})
+    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"], send_hwm=4), catalog=catalog, context=ctx)
     server.start()
     echo = RawEcho(ctx)
     sys.stdout.write(json.dumps({"bridge": server.endpoint, "raw": echo.endpoint}) + "\n")

@@ -7,7 +7,10 @@ by a thread, nothing parsed.  As in production the server runs in its own
 process (the engine is another program); the raw echo runs in that same
 process, and the iterations are interleaved (raw, bridge, raw, bridge, ...)
 so drifts in machine load hit both equally.  The ratio of medians is the
-bridge's overhead.
+bridge's overhead.  ``passthrough`` does no work, so the bridge runs it on the
+receiving thread; the ``threaded`` figures send the same frames through a
+one-stage pipeline that runs on its own thread (``cadence`` passing every
+frame), which is what every real pipeline pays: one thread hand-off each way.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import zmq
 
-from bridge.bench.server_process import BenchServerProcess
+from bridge.bench.server_process import THREADED_PIPELINE, BenchServerProcess
 from bridge.client import BridgeClient
 from bridge.protocol.messages import Frame, Result, StreamDeclaration, serialize_message
 from bridge.protocol.planes import Plane
@@ -36,6 +39,8 @@ class TransportResult:
     bridge_rtt_ms_p99: float
     raw_rtt_ms_p99: float
     iterations: int
+    threaded_rtt_ms_p50: float  # the same through a one-stage pipeline on its own thread (cadence, every frame)
+    threaded_ratio: float
 
 
 def _iterations_for(width: int, height: int, budget_s: float) -> int:
@@ -49,6 +54,16 @@ def run_transport_bench(sizes=DEFAULT_SIZES, budget_s_per_size: float = 4.0, war
         return _measure(endpoints["bridge"], endpoints["raw"], sizes, budget_s_per_size, warmup)
 
 
+def _bridge_round_trip(client: BridgeClient, index: int, color: np.ndarray, stream: int) -> None:
+    client.send_frame(stream, index, color, block=True)
+    while True:
+        msg = client.recv(timeout_s=10.0)
+        if msg is None:
+            raise RuntimeError(f"no RESULT for frame {index} of stream {stream} within 10 s")
+        if isinstance(msg, Result) and msg.index == index and msg.stream == stream:
+            return
+
+
 def _measure(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s_per_size: float,
              warmup: int) -> list[TransportResult]:
     ctx = zmq.Context()
@@ -59,35 +74,37 @@ def _measure(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s_per_size: 
     try:
         for width, height in sizes:
             client = BridgeClient(bridge_endpoint, engine="bench-transport", context=ctx)
-            client.connect([StreamDeclaration(0, "bench", width, height, pipeline="passthrough")])
+            client.connect([
+                StreamDeclaration(0, "bench", width, height, pipeline="passthrough"),
+                StreamDeclaration(1, "bench-threaded", width, height, pipeline=THREADED_PIPELINE),
+            ])
             color = np.random.default_rng(0).integers(0, 255, (height, width, 4), dtype=np.uint8)
             raw_parts = serialize_message(Frame(0, 0, 0, [Plane.from_array("color", "RGBA8", color)]))
             n = _iterations_for(width, height, budget_s_per_size)
             raw_ms: list[float] = []
             bridge_ms: list[float] = []
+            threaded_ms: list[float] = []
             for i in range(warmup + n):
                 t0 = time.perf_counter_ns()
                 raw.send_multipart(raw_parts, copy=False)
                 echoed = raw.recv_multipart(copy=False)
                 t1 = time.perf_counter_ns()
                 assert len(echoed[1]) == color.nbytes
-                client.send_frame(0, i, color, block=True)
-                while True:
-                    msg = client.recv(timeout_s=10.0)
-                    if msg is None:
-                        raise RuntimeError(f"no RESULT for frame {i} at {width}x{height} within 10 s")
-                    if isinstance(msg, Result) and msg.index == i:
-                        break
+                _bridge_round_trip(client, i, color, 0)
                 t2 = time.perf_counter_ns()
+                _bridge_round_trip(client, i, color, 1)
+                t3 = time.perf_counter_ns()
                 if i >= warmup:
                     raw_ms.append((t1 - t0) / 1e6)
                     bridge_ms.append((t2 - t1) / 1e6)
+                    threaded_ms.append((t3 - t2) / 1e6)
             client.close()
-            b50, r50 = float(np.median(bridge_ms)), float(np.median(raw_ms))
+            b50, r50, t50 = float(np.median(bridge_ms)), float(np.median(raw_ms)), float(np.median(threaded_ms))
             results.append(TransportResult(
                 width=width, height=height, bridge_rtt_ms_p50=round(b50, 4), raw_rtt_ms_p50=round(r50, 4),
                 ratio=round(b50 / r50, 3), bridge_rtt_ms_p99=round(float(np.percentile(bridge_ms, 99)), 4),
                 raw_rtt_ms_p99=round(float(np.percentile(raw_ms, 99)), 4), iterations=n,
+                threaded_rtt_ms_p50=round(t50, 4), threaded_ratio=round(t50 / r50, 3),
             ))
     finally:
         raw.close(0)

@@ -8,6 +8,7 @@ from bridge.stage import StageBase, StageFrame
 class PassthroughStage(StageBase):
     TYPE = "passthrough"
     PARAMS = ()
+    RUNS_INLINE = True  # nothing to do: no thread hand-off for a pipeline of only this
 
     def process(self, frame: StageFrame) -> None:
         return None
