@@ -28,6 +28,7 @@ import zmq
 
 from bridge import __version__
 from bridge.engine_session import EngineSession, StreamRuntime
+from bridge.mocap_relay import MOCAP_CAPABILITY, MocapRelay
 from bridge.pipeline_config import PipelineCatalog, PipelineConfigError
 from bridge.protocol.errors import ErrorCode, ProtocolError
 from bridge.protocol.header_codec import decode_header
@@ -36,6 +37,7 @@ from bridge.protocol.messages import (
     Welcome, parse_message, serialize_message,
 )
 from bridge.protocol.planes import Plane
+from bridge.mocap_wire_check import check_mocap_message
 from bridge.rate_limited_log import RateLimitedLog
 from bridge.server_config import ServerConfig
 from bridge.stage import StageBase, StageFrame, StreamSpec
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 
 _DRAIN_BATCH = 64
 _HOUSEKEEPING_MS = 100
+_MOCAP_RETRY_MS = 2  # poses an engine could not take yet are retried this often
+_PERFORMER_TAKEOVER_NS = 1_000_000_000  # a performer silent this long may be sent by another engine
 _SERVER_TO_ENGINE_KINDS = {"WELCOME", "RESULT", "CONTROL_ACK"}
 
 
@@ -79,6 +83,7 @@ class BridgeServer:
         self._router: zmq.Socket | None = None
         self.bound_endpoints: list[str] = []
         self._limited = RateLimitedLog(log)
+        self.mocap_relay = MocapRelay()
         self._osc = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -181,6 +186,8 @@ class BridgeServer:
                 self._drain_outgoing()
                 with self._sock_lock:
                     self._drain_incoming()
+                    if self.mocap_relay.has_pending:
+                        self.mocap_relay.flush(self._send_parts)
                     readable = self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN
                 now = time.monotonic_ns()
                 if now >= next_housekeeping:
@@ -188,7 +195,8 @@ class BridgeServer:
                     next_housekeeping = now + _HOUSEKEEPING_MS * 1_000_000
                 if readable:
                     continue
-                for fd, _ in poller.poll(_HOUSEKEEPING_MS):
+                wait_ms = _MOCAP_RETRY_MS if self.mocap_relay.has_pending else _HOUSEKEEPING_MS
+                for fd, _ in poller.poll(wait_ms):
                     if fd == self._wakeup.fileno():
                         self._wakeup.clear()
         except Exception:  # pragma: no cover - the I/O loop must never die silently
@@ -299,10 +307,7 @@ class BridgeServer:
                 log.info("%s said BYE (%s)", session.label, msg.reason or "no reason")
                 self._remove_session(rid)
         elif isinstance(msg, Mocap):
-            raise ProtocolError(
-                ErrorCode.UNSUPPORTED, "MOCAP is reserved for the mocap relay, which this server does not run yet",
-                kind="MOCAP",
-            )
+            self._on_mocap(rid, session, msg)
         elif isinstance(msg, Error):
             log.warning("engine %s reported error %s %s: %s", rid.hex(), msg.code, msg.name, msg.message)
         else:
@@ -404,6 +409,8 @@ class BridgeServer:
         for runtime in streams.values():
             runtime.chain.start()
         session.ready = True
+        self.mocap_relay.join(session.hello.session, session.routing_id,
+                              MOCAP_CAPABILITY in session.hello.capabilities)
         grants = [
             StreamGrant(rt.decl.id, rt.decl.pipeline or self.catalog.default, rt.pipeline.stage_names, rt.decl.width, rt.decl.height,
                         rt.decl.color_format)
@@ -465,6 +472,26 @@ class BridgeServer:
                     outcomes.append(ControlOutcome(session.engine_id, runtime.decl.id, ack))
         return outcomes
 
+    def _on_mocap(self, rid: bytes, session: EngineSession | None, msg: Mocap) -> None:
+        session = self._require_ready(session, "MOCAP")
+        performer, t_capture_ns = check_mocap_message(msg)
+        owner = self.mocap_relay.performers.get(performer)
+        if (owner is not None and owner.source != session.engine_id and owner.session == session.hello.session
+                and time.monotonic_ns() - owner.last_ns < _PERFORMER_TAKEOVER_NS):
+            raise ProtocolError(
+                ErrorCode.BAD_FIELD,
+                f"performer {performer!r} is being sent by {owner.source}; give each performer a unique id",
+                kind="MOCAP",
+            )
+        self.mocap_relay.publish(session.hello.session, rid, performer, serialize_message(msg), t_capture_ns,
+                                 source=session.engine_id)
+
+    def publish_mocap(self, session: str, msg: Mocap, source: str) -> None:
+        """From any thread: relay a pose made inside the server (a mocap source) to the session's engines."""
+        performer, t_capture_ns = check_mocap_message(msg)
+        parts = serialize_message(msg)
+        self._call_soon(lambda: self.mocap_relay.publish(session, None, performer, parts, t_capture_ns, source))
+
     def _on_stats(self, rid: bytes, session: EngineSession | None) -> None:
         session = self._require_ready(session, "STATS")
         self._send(rid, Stats(t_ns=time.monotonic_ns(), streams=self._stream_stats(session)))
@@ -510,6 +537,8 @@ class BridgeServer:
         if session is not None:
             session.generation += 1
             session.ready = False
+            self.mocap_relay.leave(rid)
+            self.mocap_relay.drop_performers_of(session.engine_id)
             self._close_streams_async(list(session.streams.values()))
 
     @staticmethod
