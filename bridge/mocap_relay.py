@@ -5,9 +5,9 @@ a performer; the relay queues it for every other engine of the same session
 that declared the ``mocap`` capability in HELLO.  The queue holds at most one
 message per (engine, performer): a newer pose replaces one that could not be
 sent yet, so a slow engine gets fewer, fresher poses and never a backlog, and
-never slows the others.  The latency from capture (``t_capture_ns``, the
-server's monotonic clock for sources inside the server, the engine's own
-clock otherwise) to the moment of sending is recorded for STATS and benchmarks.
+never slows the others.  The latency from capture (the pose's ``t_ns``, wall
+clock nanoseconds since the Unix epoch on the capturing machine) to the
+moment of sending is recorded for STATS and benchmarks.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ _LATENCY_SAMPLES = 4096
 class PendingPose:
     performer: str
     parts: list[Any]
-    t_capture_ns: int
+    t_ns: int
     t_published_ns: int
 
 
@@ -72,7 +72,7 @@ class MocapRelay:
             members.discard(engine)
         self._pending.pop(engine, None)
 
-    def publish(self, session: str, sender: bytes | None, performer: str, parts: list[Any], t_capture_ns: int,
+    def publish(self, session: str, sender: bytes | None, performer: str, parts: list[Any], t_ns: int,
                 source: str = "engine") -> int:
         """Queue a pose for every receiving engine of ``session`` but its sender; returns how many."""
         now = time.monotonic_ns()
@@ -88,17 +88,17 @@ class MocapRelay:
             queue = self._pending.setdefault(engine, {})
             if performer in queue:
                 self.replaced += 1
-            queue[performer] = PendingPose(performer, parts, t_capture_ns, now)
+            queue[performer] = PendingPose(performer, parts, t_ns, now)
         return len(targets)
 
-    def flush(self, send: SendFn, clock_ns: Callable[[], int] = time.monotonic_ns) -> None:
+    def flush(self, send: SendFn, clock_ns: Callable[[], int] = time.time_ns) -> None:
         """Send every queued pose; those an engine cannot take now stay (until a newer one replaces them)."""
         for engine, queue in list(self._pending.items()):
             for performer, pending in list(queue.items()):
                 if not send(engine, pending.parts):
                     break  # this engine is full: keep its poses, try again on the next flush
                 del queue[performer]
-                self.latencies_us.append((clock_ns() - pending.t_capture_ns) // 1000)
+                self.latencies_us.append((clock_ns() - pending.t_ns) // 1000)
             if not queue:
                 del self._pending[engine]
 

@@ -1,29 +1,28 @@
-"""Checks of a MOCAP message before the relay passes it on (see docs/protocol.md, MOCAP).
+"""Checks of a MOCAP message before the relay passes it on (layout: ``mocap.pose_wire``).
 
-The relay forwards MOCAP messages without decoding the pose, but a message
-that would make every receiving engine fail is refused at the door with an
-ERROR naming the cause: the header must name the performer and the capture
-time, and the bone payload must match the bone list (``mocap.pose_wire``).
+The relay forwards MOCAP messages as they came, but one that would make every
+receiving engine fail is refused at the door with an ERROR naming the cause:
+the header must name the performer, the capture time and the bones, and the
+one binary part must match them exactly (``mocap.pose_wire.pose_from_wire``).
 """
 
 from __future__ import annotations
 
 from bridge.protocol.errors import ErrorCode, ProtocolError
 from bridge.protocol.messages import Mocap
+from mocap.pose_wire import PoseWireError, pose_from_wire
+from mocap.skeleton import HumanoidPose
 
-MAX_PERFORMER_CHARS = 128
 
-
-def check_mocap_message(msg: Mocap) -> tuple[str, int]:
-    """Returns (performer, t_capture_ns); raises ProtocolError naming the problem."""
-    fields = msg.fields
-    performer = fields.get("performer")
-    if not isinstance(performer, str) or not performer or len(performer) > MAX_PERFORMER_CHARS:
+def check_mocap_message(msg: Mocap) -> HumanoidPose:
+    """The decoded pose; raises ProtocolError (BAD_FIELD or PLANE_MISMATCH) naming the problem."""
+    if len(msg.parts) != 1:
         raise ProtocolError(
-            ErrorCode.BAD_FIELD, f"MOCAP.performer must be a non-empty string of at most {MAX_PERFORMER_CHARS} characters",
+            ErrorCode.PLANE_MISMATCH, f"MOCAP carries exactly one binary part (the pose), got {len(msg.parts)}",
             kind="MOCAP",
         )
-    t_capture_ns = fields.get("t_capture_ns")
-    if not isinstance(t_capture_ns, int) or isinstance(t_capture_ns, bool) or t_capture_ns < 0:
-        raise ProtocolError(ErrorCode.BAD_FIELD, "MOCAP.t_capture_ns must be a non-negative integer", kind="MOCAP")
-    return performer, t_capture_ns
+    try:
+        return pose_from_wire(msg.fields, msg.parts[0])
+    except PoseWireError as exc:
+        code = ErrorCode.PLANE_MISMATCH if "part is" in str(exc) else ErrorCode.BAD_FIELD
+        raise ProtocolError(code, str(exc), kind="MOCAP") from None

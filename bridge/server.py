@@ -474,7 +474,8 @@ class BridgeServer:
 
     def _on_mocap(self, rid: bytes, session: EngineSession | None, msg: Mocap) -> None:
         session = self._require_ready(session, "MOCAP")
-        performer, t_capture_ns = check_mocap_message(msg)
+        pose = check_mocap_message(msg)
+        performer = pose.performer_id
         owner = self.mocap_relay.performers.get(performer)
         if (owner is not None and owner.source != session.engine_id and owner.session == session.hello.session
                 and time.monotonic_ns() - owner.last_ns < _PERFORMER_TAKEOVER_NS):
@@ -483,14 +484,15 @@ class BridgeServer:
                 f"performer {performer!r} is being sent by {owner.source}; give each performer a unique id",
                 kind="MOCAP",
             )
-        self.mocap_relay.publish(session.hello.session, rid, performer, serialize_message(msg), t_capture_ns,
+        self.mocap_relay.publish(session.hello.session, rid, performer, serialize_message(msg), pose.timestamp_ns,
                                  source=session.engine_id)
 
     def publish_mocap(self, session: str, msg: Mocap, source: str) -> None:
         """From any thread: relay a pose made inside the server (a mocap source) to the session's engines."""
-        performer, t_capture_ns = check_mocap_message(msg)
+        pose = check_mocap_message(msg)
         parts = serialize_message(msg)
-        self._call_soon(lambda: self.mocap_relay.publish(session, None, performer, parts, t_capture_ns, source))
+        self._call_soon(lambda: self.mocap_relay.publish(session, None, pose.performer_id, parts, pose.timestamp_ns,
+                                                         source))
 
     def _on_stats(self, rid: bytes, session: EngineSession | None) -> None:
         session = self._require_ready(session, "STATS")
