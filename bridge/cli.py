@@ -159,6 +159,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from bridge.security import SecurityConfigError, generate_keypair
+
+    try:
+        public, secret = generate_keypair(Path(args.dir), args.name)
+    except SecurityConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"public key: {public}\nsecret key: {secret} (keep it private)")
+    print("server: set [security] server_secret_file to the server's .key_secret and put each allowed engine's "
+          ".key into allowed_clients_dir; engines need the server's .key and their own .key_secret")
+    return 0
+
+
 def _cmd_pipelines(args: argparse.Namespace) -> int:
     from bridge.pipeline_config import builtin_names, load_builtin
     from bridge.stage import STAGE_TYPES, stage_class
@@ -221,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=360)
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("keys", help="CURVE keys for remote engines")
+    p.add_argument("action", choices=["generate"])
+    p.add_argument("--dir", default="keys", help="folder for NAME.key and NAME.key_secret")
+    p.add_argument("--name", required=True, help="e.g. server, or an engine's name")
+    p.set_defaults(func=_cmd_keys)
 
     p = sub.add_parser("pipelines", help="list built-in pipelines (and every stage parameter with --params)")
     p.add_argument("--params", action="store_true")

@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any, Callable
 
 import zmq
+import zmq.utils.monitor
 
 from bridge import __version__
 from bridge.engine_session import EngineSession, StreamRuntime
@@ -39,7 +40,8 @@ from bridge.protocol.messages import (
 from bridge.protocol.planes import Plane
 from bridge.mocap_wire_check import check_mocap_message
 from bridge.rate_limited_log import RateLimitedLog
-from bridge.server_config import ServerConfig
+from bridge.security import CurveGuard, SecurityConfigError, check_endpoints
+from bridge.server_config import ServerConfig, ServerConfigError
 from bridge.stage import StageBase, StageFrame, StreamSpec
 from bridge.stage_chain import StageChain
 from bridge.stage_params import ParamError
@@ -85,10 +87,24 @@ class BridgeServer:
         self._limited = RateLimitedLog(log)
         self.mocap_relay = MocapRelay()
         self._osc = None
+        self._curve: CurveGuard | None = None
+        self._monitor: zmq.Socket | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        try:
+            curve = self.config.curve_settings()
+            check_endpoints(self.config.endpoints, curve)
+            self._curve = CurveGuard(self._ctx, curve) if curve is not None else None
+        except (SecurityConfigError, ServerConfigError) as exc:
+            raise OSError(str(exc)) from None
+        if self._curve is not None:
+            self._curve.start()
         router = self._ctx.socket(zmq.ROUTER)
+        if self._curve is not None:
+            self._curve.secure(router)
+            self._monitor = router.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         router.setsockopt(zmq.ROUTER_MANDATORY, 1)
         router.setsockopt(zmq.SNDHWM, self.config.send_hwm)
         router.setsockopt(zmq.RCVHWM, 64)
@@ -98,7 +114,11 @@ class BridgeServer:
                 router.bind(endpoint)
                 self.bound_endpoints.append(router.getsockopt_string(zmq.LAST_ENDPOINT))
         except zmq.ZMQError as exc:
+            if self._monitor is not None:
+                self._monitor.close(0)
             router.close(0)
+            if self._curve is not None:
+                self._curve.stop()
             raise OSError(f"cannot bind {endpoint}: {exc}") from None
         self._router = router
         self._running.set()
@@ -180,6 +200,9 @@ class BridgeServer:
         poller = select.poll()
         poller.register(router_fd, select.POLLIN)
         poller.register(self._wakeup.fileno(), select.POLLIN)
+        monitor_fd = self._monitor.getsockopt(zmq.FD) if self._monitor is not None else None
+        if monitor_fd is not None:
+            poller.register(monitor_fd, select.POLLIN)
         next_housekeeping = time.monotonic_ns()
         try:
             while self._running.is_set():
@@ -189,6 +212,8 @@ class BridgeServer:
                     if self.mocap_relay.has_pending:
                         self.mocap_relay.flush(self._send_parts)
                     readable = self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN
+                if self._monitor is not None:
+                    self._log_refused_handshakes()
                 now = time.monotonic_ns()
                 if now >= next_housekeeping:
                     self._expire_silent_engines(now)
@@ -203,6 +228,17 @@ class BridgeServer:
             log.exception("I/O loop failed")
         finally:
             self._shutdown_io()
+
+    def _log_refused_handshakes(self) -> None:
+        assert self._monitor is not None
+        while self._monitor.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            event = zmq.utils.monitor.recv_monitor_message(self._monitor, flags=zmq.NOBLOCK)
+            reason = {
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH: "its key is not allowed",
+                zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "no or wrong encryption (plain client, or wrong server key)",
+            }.get(event["event"], "handshake failed")
+            self._limited.warning(("handshake", event["event"]), "refused a connection on %s: %s",
+                                  event["endpoint"].decode("utf-8", "replace"), reason)
 
     def _drain_outgoing(self) -> None:
         while True:
@@ -572,8 +608,14 @@ class BridgeServer:
                 runtime.chain.close()
         with self._sock_lock:
             if self._router is not None:
+                if self._monitor is not None:
+                    self._router.disable_monitor()
+                    self._monitor.close(0)
+                    self._monitor = None
                 self._router.close(0)
                 self._router = None
         self._wakeup.close()
+        if self._curve is not None:
+            self._curve.stop()
         self._stopped.set()
         log.info("server stopped")

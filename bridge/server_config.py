@@ -18,6 +18,11 @@
     [pipelines]                             # name -> file; built-ins are always available
     aged = "looks/aged.toml"
 
+    [security]                              # required to listen on anything but loopback
+    curve = true
+    server_secret_file = "keys/server.key_secret"
+    allowed_clients_dir = "keys/allowed"    # the engines' public NAME.key files
+
 Relative pipeline paths are resolved against the config file's folder.
 """
 
@@ -27,6 +32,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bridge.security import CurveSettings
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 
@@ -47,6 +54,16 @@ class ServerConfig:
     osc_host: str = "127.0.0.1"
     osc_port: int = 9010
     pipelines: dict[str, str] = field(default_factory=dict)
+    curve: bool = False
+    server_secret_file: str | None = None
+    allowed_clients_dir: str | None = None
+
+    def curve_settings(self) -> CurveSettings | None:
+        if not self.curve:
+            return None
+        if not self.server_secret_file or not self.allowed_clients_dir:
+            raise ServerConfigError("security.curve needs security.server_secret_file and security.allowed_clients_dir")
+        return CurveSettings(Path(self.server_secret_file), Path(self.allowed_clients_dir))
 
     def validate(self, where: str = "config") -> None:
         if not self.endpoints or not all(isinstance(e, str) and "://" in e for e in self.endpoints):
@@ -83,9 +100,10 @@ class ServerConfig:
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], where: str = "config", base_dir: Path | None = None) -> ServerConfig:
-        unknown = set(data) - {"server", "osc", "pipelines"}
+        unknown = set(data) - {"server", "osc", "pipelines", "security"}
         if unknown:
-            raise ServerConfigError(f"{where}: unknown sections {sorted(unknown)} (allowed: server, osc, pipelines)")
+            raise ServerConfigError(
+                f"{where}: unknown sections {sorted(unknown)} (allowed: server, osc, pipelines, security)")
         server = dict(data.get("server", {}))
         osc = dict(data.get("osc", {}))
         cfg = cls()
@@ -101,6 +119,18 @@ class ServerConfig:
             if key not in ("enabled", "host", "port"):
                 raise ServerConfigError(f"{where}: unknown key osc.{key} (allowed: enabled, host, port)")
             setattr(cfg, f"osc_{key}", value)
+        for key, value in dict(data.get("security", {})).items():
+            if key == "curve":
+                if not isinstance(value, bool):
+                    raise ServerConfigError(f"{where}: security.curve must be true or false")
+                cfg.curve = value
+            elif key in ("server_secret_file", "allowed_clients_dir"):
+                if not isinstance(value, str):
+                    raise ServerConfigError(f"{where}: security.{key} must be a path string")
+                setattr(cfg, key, str(base_dir / value) if base_dir is not None and not Path(value).is_absolute() else value)
+            else:
+                raise ServerConfigError(
+                    f"{where}: unknown key security.{key} (allowed: curve, server_secret_file, allowed_clients_dir)")
         for name, file in dict(data.get("pipelines", {})).items():
             if not isinstance(file, str):
                 raise ServerConfigError(f"{where}: pipelines.{name} must be a file path string")

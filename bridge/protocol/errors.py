@@ -26,7 +26,7 @@ class ErrorCode(IntEnum):
     BAD_PARAM_VALUE = 11  # CONTROL value of the wrong type or out of range
     PIPELINE_FAILED = 12  # a stage raised while setting up or processing
     LIMIT_EXCEEDED = 13  # too many streams, parts, too large a resolution
-    UNSUPPORTED = 14  # a reserved kind or feature this server does not serve
+    UNSUPPORTED = 14  # a kind only the server sends (WELCOME, RESULT, CONTROL_ACK), or a feature not served
     SHUTTING_DOWN = 15  # the server is stopping
     TIMEOUT = 16  # the peer was silent longer than the heartbeat timeout
 

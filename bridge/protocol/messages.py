@@ -568,7 +568,8 @@ class Bye:
 
 @dataclass
 class Mocap:
-    """Reserved for the mocap relay: fields and parts are carried through unparsed."""
+    """A performer's pose.  Generic here (fields and the pose part carried as received, so the relay
+    forwards the exact bytes); the pose layout is ``mocap.pose_wire`` (docs/protocol.md 6.11)."""
 
     KIND: ClassVar[str] = "MOCAP"
     fields: dict[str, Any] = field(default_factory=dict)

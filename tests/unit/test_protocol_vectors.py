@@ -82,7 +82,8 @@ def test_valid_vector_parses_to_its_json(name):
     assert _key_orders(header) == _key_orders(meta["header"])
     assert _types(header) == _types(meta["header"])
     planes = getattr(msg, "planes", [])
-    assert len(planes) == len(meta["planes"]) == len(parts) - 1
+    carried = getattr(msg, "parts", [])  # MOCAP: the pose part
+    assert len(planes) == len(meta["planes"]) and len(planes) + len(carried) == len(parts) - 1
     for plane, expected in zip(planes, meta["planes"]):
         assert {**plane.descriptor.to_wire(), "sha256": expected["sha256"]} == expected
         assert hashlib.sha256(memoryview(plane.data)).hexdigest() == expected["sha256"]
@@ -188,3 +189,17 @@ def test_protocol_document_shows_the_vector_bytes(name):
     )
     assert f"```\n{dump}\n```" in doc
     assert f"({len(data)} bytes)" in doc
+
+
+def test_mocap_vector_is_a_pose_in_the_documented_layout():
+    from mocap.pose_wire import pose_from_wire
+
+    meta, parts = _load(VECTORS, "mocap")
+    msg = parse_message(parts)
+    assert hashlib.sha256(parts[1]).hexdigest() == meta["pose_sha256"]
+    pose = pose_from_wire(msg.fields, msg.parts[0])
+    assert pose.performer_id == "actor-1" and pose.source == "xsens"
+    assert list(pose.bone_rotations) == ["Hips", "LeftUpperArm"]
+    assert pose.bone_rotations["LeftUpperArm"] == pytest.approx(meta["pose_floats"][4:8], abs=1e-7)
+    assert pose.bone_positions_m["Hips"] == pytest.approx([0.0, 0.95, 0.0], abs=1e-7)
+    assert pose.blendshapes == {"jawOpen": pytest.approx(0.25)}

@@ -78,6 +78,10 @@ CAMERA = {
 # valid vectors: name, description, header (canonical key order), plane bytes
 # ---------------------------------------------------------------------------
 
+# MOCAP pose payload: little-endian float32, rotations (x, y, z, w) per bone, then positions, then blendshapes
+MOCAP_POSE_FLOATS = [0.0, 0.0, 0.0, 1.0,  0.0, 0.0, 0.3826834559440613, 0.9238795042037964,  0.0, 0.95, 0.0,  0.25]
+MOCAP_POSE_PART = struct.pack("<12f", *MOCAP_POSE_FLOATS)
+
 VALID: list[tuple[str, str, dict[str, Any], list[bytes]]] = [
     (
         "hello",
@@ -338,9 +342,21 @@ VALID: list[tuple[str, str, dict[str, Any], list[bytes]]] = [
     ),
     (
         "mocap",
-        "MOCAP (reserved for the mocap relay): header only",
-        {"v": 1, "kind": "MOCAP"},
-        [],
+        "MOCAP: one performer's pose (layout in docs/protocol.md 6.11): Hips and LeftUpperArm rotations "
+        "(the arm turned 45 degrees about Z), the Hips position, one blendshape; no confidences",
+        {
+            "v": 1,
+            "kind": "MOCAP",
+            "performer": "actor-1",
+            "t_ns": 1700000005000000000,
+            "source": "xsens",
+            "root": [0.0, 0.95, 0.0, 0.0, 0.0, 0.0, 1.0],
+            "bones": ["Hips", "LeftUpperArm"],
+            "positions": ["Hips"],
+            "blendshapes": ["jawOpen"],
+            "confidence": False,
+        },
+        [MOCAP_POSE_PART],
     ),
 ]
 
@@ -463,6 +479,8 @@ def build(out_dir: Path | str) -> dict[str, bytes]:
         parts = [_pack(header)] + list(planes)
         part_names = [f"{name}.{i}.bin" for i in range(len(parts))]
         descriptors = header.get("planes", [])
+        if header["kind"] == "MOCAP":  # its one part is the pose, not a plane
+            descriptors, planes = [], []
         if len(descriptors) != len(planes):
             raise AssertionError(f"{name}: {len(descriptors)} descriptors for {len(planes)} planes")
         plane_info = []
@@ -479,6 +497,8 @@ def build(out_dir: Path | str) -> dict[str, bytes]:
             "parts": part_names,
             "header": header,
             "planes": plane_info,
+            **({"pose_floats": MOCAP_POSE_FLOATS, "pose_sha256": hashlib.sha256(MOCAP_POSE_PART).hexdigest()}
+               if header["kind"] == "MOCAP" else {}),
         })
 
     for name, description, header_bytes, rest, error_name in INVALID:
