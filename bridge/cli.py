@@ -148,6 +148,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                       f"{r.ratio:>6.2f} {r.bridge_rtt_ms_p99:>11.3f} {r.raw_rtt_ms_p99:>8.3f} "
                       f"{r.threaded_rtt_ms_p50:>13.3f} {r.threaded_ratio:>6.2f}")
         return 0
+    if args.what == "mocap":
+        from bridge.bench.mocap import run_mocap_bench
+
+        print(json.dumps(run_mocap_bench(args.seconds)) if args.json else
+              "\n".join(f"{k:28s} {v}" for k, v in run_mocap_bench(args.seconds).items()))
+        return 0
     from bridge.bench.pipeline import run_pipeline_bench
 
     result = run_pipeline_bench(args.width, args.height, duration_s=args.seconds)
@@ -228,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_doctor)
 
     p = sub.add_parser("bench", help="benchmarks (each prints figures measured side by side)")
-    p.add_argument("what", choices=["transport", "pipeline"])
+    p.add_argument("what", choices=["transport", "pipeline", "mocap"])
     p.add_argument("--json", action="store_true")
     p.add_argument("--seconds", type=float, default=None, help="time budget per measurement")
     p.add_argument("--sizes", nargs="*", help="transport: sizes like 512x512")
@@ -242,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="e.g. server, or an engine's name")
     p.set_defaults(func=_cmd_keys)
 
+    from mocap.cli import add_subcommands as add_mocap_subcommands
+
+    add_mocap_subcommands(sub)
+
     p = sub.add_parser("pipelines", help="list built-in pipelines (and every stage parameter with --params)")
     p.add_argument("--params", action="store_true")
     p.set_defaults(func=_cmd_pipelines)
@@ -251,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "seconds", "unset") is None:
-        args.seconds = 4.0 if args.what == "transport" else 10.0
+        args.seconds = {"transport": 4.0, "pipeline": 10.0, "mocap": 5.0}[args.what]
     return int(args.func(args) or 0)
 
 

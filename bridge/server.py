@@ -88,6 +88,7 @@ class BridgeServer:
         self.mocap_relay = MocapRelay()
         self._osc = None
         self._curve: CurveGuard | None = None
+        self._mocap_hub = None
         self._monitor: zmq.Socket | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -124,6 +125,11 @@ class BridgeServer:
         self._running.set()
         self._io_thread = threading.Thread(target=self._io_loop, name="bridge-io", daemon=True)
         self._io_thread.start()
+        if self.config.mocap.active:
+            from bridge.mocap_hub import MocapHub
+
+            self._mocap_hub = MocapHub(self.config.mocap, self.publish_mocap)
+            self._mocap_hub.start()
         if self.config.osc_enabled:
             from bridge.osc_control import OscControlServer
 
@@ -144,6 +150,8 @@ class BridgeServer:
             return
         if self._osc is not None:
             self._osc.stop()
+        if self._mocap_hub is not None:
+            self._mocap_hub.stop()
         self._running.clear()
         self._wake()
         if self._io_thread is not None:
@@ -522,13 +530,14 @@ class BridgeServer:
             )
         self.mocap_relay.publish(session.hello.session, rid, performer, serialize_message(msg), pose.timestamp_ns,
                                  source=session.engine_id)
+        if self._mocap_hub is not None:
+            self._mocap_hub.forward(pose)
 
     def publish_mocap(self, session: str, msg: Mocap, source: str) -> None:
         """From any thread: relay a pose made inside the server (a mocap source) to the session's engines."""
-        pose = check_mocap_message(msg)
+        performer, t_ns = msg.fields["performer"], msg.fields["t_ns"]  # made by pose_to_wire: well-formed
         parts = serialize_message(msg)
-        self._call_soon(lambda: self.mocap_relay.publish(session, None, pose.performer_id, parts, pose.timestamp_ns,
-                                                         source))
+        self._call_soon(lambda: self.mocap_relay.publish(session, None, performer, parts, t_ns, source))
 
     def _on_stats(self, rid: bytes, session: EngineSession | None) -> None:
         session = self._require_ready(session, "STATS")

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridge.mocap_hub import MocapConfig, MocapConfigError
 from bridge.security import CurveSettings
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
@@ -54,6 +55,7 @@ class ServerConfig:
     osc_host: str = "127.0.0.1"
     osc_port: int = 9010
     pipelines: dict[str, str] = field(default_factory=dict)
+    mocap: MocapConfig = field(default_factory=MocapConfig)
     curve: bool = False
     server_secret_file: str | None = None
     allowed_clients_dir: str | None = None
@@ -100,10 +102,10 @@ class ServerConfig:
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], where: str = "config", base_dir: Path | None = None) -> ServerConfig:
-        unknown = set(data) - {"server", "osc", "pipelines", "security"}
+        unknown = set(data) - {"server", "osc", "pipelines", "security", "mocap"}
         if unknown:
             raise ServerConfigError(
-                f"{where}: unknown sections {sorted(unknown)} (allowed: server, osc, pipelines, security)")
+                f"{where}: unknown sections {sorted(unknown)} (allowed: server, osc, pipelines, security, mocap)")
         server = dict(data.get("server", {}))
         osc = dict(data.get("osc", {}))
         cfg = cls()
@@ -119,6 +121,10 @@ class ServerConfig:
             if key not in ("enabled", "host", "port"):
                 raise ServerConfigError(f"{where}: unknown key osc.{key} (allowed: enabled, host, port)")
             setattr(cfg, f"osc_{key}", value)
+        try:
+            cfg.mocap = MocapConfig.from_mapping(dict(data.get("mocap", {})), where)
+        except MocapConfigError as exc:
+            raise ServerConfigError(str(exc)) from None
         for key, value in dict(data.get("security", {})).items():
             if key == "curve":
                 if not isinstance(value, bool):
