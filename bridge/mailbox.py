@@ -67,6 +67,11 @@ class LatestFrameMailbox(Generic[T]):
             self._dropped_total += count
             self._dropped_unreported += count
 
+    def restore_unreported_drops(self, count: int) -> None:
+        """Drops taken for a RESULT that never left: report them with the next one (not counted twice)."""
+        with self._cond:
+            self._dropped_unreported += count
+
     def take_unreported_drops(self) -> int:
         """Drops since the last call (what RESULT.dropped reports)."""
         with self._cond:

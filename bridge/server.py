@@ -89,6 +89,7 @@ class BridgeServer:
         self._osc = None
         self._curve: CurveGuard | None = None
         self._mocap_hub = None
+        self._teardowns: list[threading.Thread] = []
         self._monitor: zmq.Socket | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -156,6 +157,8 @@ class BridgeServer:
         self._wake()
         if self._io_thread is not None:
             self._io_thread.join(timeout_s)
+        for thread in self._teardowns:  # pipelines of engines that left: their stages must be closed too
+            thread.join(timeout_s)
         if self._own_context:
             self._ctx.destroy(linger=0)
 
@@ -256,30 +259,39 @@ class BridgeServer:
                 return
             item()
 
-    def _send_from_worker(self, rid: bytes, stream_id: int, parts: list[Any]) -> None:
-        """A stage thread sends its result itself (under the socket lock) and never waits for the engine."""
+    def _send_from_worker(self, session: EngineSession, generation: int, stream_id: int, parts: list[Any],
+                          carried_drops: int = 0) -> bool:
+        """A stage thread sends its result itself (under the socket lock) and never waits for the engine.
+
+        Nothing is sent for a session that was replaced or ended meanwhile (a frame of the old pipeline
+        that finishes late must not reach the engine after its new WELCOME).  A result the engine
+        cannot take is dropped and counted, together with the drops it was carrying.
+        """
         with self._sock_lock:
-            if self._router is None:
-                return
-            self._send_parts(rid, parts, stream_id)
+            if self._router is None or session.generation != generation:
+                return False
+            sent = self._send_parts(session.routing_id, parts)
+            if not sent:
+                session.results_dropped += 1
+                runtime = session.streams.get(stream_id)
+                if runtime is not None:
+                    runtime.chain.add_drops(1)  # this result
+                    runtime.chain.entrance.restore_unreported_drops(carried_drops)  # and what it carried
             if self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 self._wakeup.signal()  # our send consumed the fd's edge; make sure the loop looks
+            return sent
 
-    def _send_parts(self, rid: bytes, parts: list[Any], stream_id: int = -1) -> bool:
-        """Non-blocking send; the caller holds ``_sock_lock`` (or is the I/O thread inside it)."""
+    def _send_parts(self, rid: bytes, parts: list[Any]) -> bool:
+        """Non-blocking send; False when the engine is not taking messages (full) or gone.
+
+        The caller holds ``_sock_lock`` (or is the I/O thread inside it).
+        """
         assert self._router is not None
         try:
             self._router.send_multipart([rid, *parts], flags=zmq.NOBLOCK, copy=False)
             return True
         except zmq.Again:
-            # this engine is not reading: drop its result, count it, and go on serving others
-            session = self._sessions.get(rid)
-            if session is not None:
-                session.results_dropped += 1
-                runtime = session.streams.get(stream_id)
-                if runtime is not None:
-                    runtime.chain.add_drops(1)
-            return False
+            return False  # this engine is not reading: its message is dropped, others are served
         except zmq.ZMQError as exc:
             if exc.errno == errno.EHOSTUNREACH:
                 self._call_soon(partial(self._on_engine_gone, rid))
@@ -320,16 +332,16 @@ class BridgeServer:
         now = time.monotonic_ns()
         total = sum(len(p) for p in body)
         if total > self.config.max_frame_bytes:
-            stream = index = None
+            stream = index = kind = None
             try:
                 head = decode_header(body[0])
-                stream, index = head.get("stream"), head.get("index")
+                stream, index, kind = head.get("stream"), head.get("index"), head.get("kind")
             except ProtocolError:
                 pass
             raise ProtocolError(
                 ErrorCode.FRAME_TOO_LARGE,
                 f"message is {total} bytes, above the server's cap of {self.config.max_frame_bytes} bytes",
-                kind="FRAME", stream=stream if isinstance(stream, int) else None,
+                kind=kind if isinstance(kind, str) else None, stream=stream if isinstance(stream, int) else None,
                 index=index if isinstance(index, int) else None,
             )
         msg = parse_message(body)
@@ -382,10 +394,8 @@ class BridgeServer:
         runtime.chain.submit(runtime.to_stage_frame(msg, now, body))
 
     def _on_hello(self, rid: bytes, hello: Hello, now: int) -> None:
-        old = self._sessions.get(rid)
-        if old is not None:
-            log.info("%s sent HELLO again; replacing its streams", old.label)
-            self._remove_session(rid)
+        # A HELLO refused at once (malformed, unknown pipeline) leaves the previous session as it was;
+        # one accepted for set-up replaces it immediately.
         for decl in hello.streams:
             if decl.pipeline is not None and decl.pipeline not in self.catalog.pipelines:
                 raise ProtocolError(
@@ -394,6 +404,10 @@ class BridgeServer:
                     f"(available: {', '.join(sorted(self.catalog.pipelines))})",
                     kind="HELLO", stream=decl.id,
                 )
+        old = self._sessions.get(rid)
+        if old is not None:
+            log.info("%s sent HELLO again; replacing its streams", old.label)
+            self._remove_session(rid)
         session = EngineSession(routing_id=rid, hello=hello, last_seen_ns=now)
         with self._registry_lock:
             self._sessions[rid] = session
@@ -429,8 +443,8 @@ class BridgeServer:
                 stats = StreamStatsTracker(decl.id, decl.name)
                 chain = StageChain(
                     stages, spec,
-                    on_output=partial(self._on_output, session.routing_id, decl.id, decl.color_format, stats),
-                    on_error=partial(self._on_stage_error, session.routing_id, decl.id),
+                    on_output=partial(self._on_output, session, generation, decl.id, decl.color_format, stats),
+                    on_error=partial(self._on_stage_error, session, generation, decl.id),
                     thread_prefix=session.engine_id,
                 )
                 streams[decl.id] = StreamRuntime(decl, spec, pipeline, chain, stats)
@@ -469,9 +483,10 @@ class BridgeServer:
                  ", ".join(f"stream {g.id} -> {g.pipeline} [{' > '.join(g.stages)}]" for g in grants))
 
     def _set_up_failed(self, session: EngineSession, generation: int, error: ProtocolError) -> None:
-        if self._sessions.get(session.routing_id) is session and session.generation == generation:
-            with self._registry_lock:
-                del self._sessions[session.routing_id]
+        if self._sessions.get(session.routing_id) is not session or session.generation != generation:
+            return  # that HELLO was replaced meanwhile: its failure concerns nobody
+        with self._registry_lock:
+            del self._sessions[session.routing_id]
         log.error("%s: %s", session.label, error)
         self._send(session.routing_id, Error.from_exception(error))
 
@@ -554,8 +569,8 @@ class BridgeServer:
         return {s.label: self._stream_stats(s) for s in sessions if s.ready}
 
     # ------------------------------------------------------------------ worker-thread callbacks
-    def _on_output(self, rid: bytes, stream_id: int, color_format: str, stats: StreamStatsTracker,
-                   frame: StageFrame, output: Any, dropped: int) -> None:
+    def _on_output(self, session: EngineSession, generation: int, stream_id: int, color_format: str,
+                   stats: StreamStatsTracker, frame: StageFrame, output: Any, dropped: int) -> None:
         if output is frame.input_color and frame.input_color_plane is not None:
             plane = frame.input_color_plane  # untouched: send the received message buffer itself
         else:
@@ -564,18 +579,18 @@ class BridgeServer:
         server_us = (now - frame.t_received_ns) // 1000
         result = Result(stream_id, frame.index, frame.t_capture_ns, [plane], frame.stage_us, server_us, dropped,
                         frame.held)
-        stats.record_out(server_us, frame.stage_us, now)
-        self._send_from_worker(rid, stream_id, serialize_message(result))
+        if self._send_from_worker(session, generation, stream_id, serialize_message(result), dropped):
+            stats.record_out(server_us, frame.stage_us, now)
 
-    def _on_stage_error(self, rid: bytes, stream_id: int, stage_name: str, exc: BaseException,
-                        frame: StageFrame) -> None:
-        key = ("stage", rid, stream_id, stage_name, type(exc).__name__)
+    def _on_stage_error(self, session: EngineSession, generation: int, stream_id: int, stage_name: str,
+                        exc: BaseException, frame: StageFrame) -> None:
+        key = ("stage", session.routing_id, stream_id, stage_name, type(exc).__name__)
         if self._limited.allow(key):
             log.error("stream %d stage %s failed on frame %d: %s", stream_id, stage_name, frame.index, exc,
                       exc_info=exc)
             error = Error(int(ErrorCode.PIPELINE_FAILED), ErrorCode.PIPELINE_FAILED.name,
                           f"stage {stage_name!r} failed on frame {frame.index}: {exc}", "FRAME", stream_id, frame.index)
-            self._send_from_worker(rid, stream_id, serialize_message(error))
+            self._send_from_worker(session, generation, stream_id, serialize_message(error))
 
     # ------------------------------------------------------------------ sessions
     def _remove_session(self, rid: bytes) -> None:
@@ -588,10 +603,12 @@ class BridgeServer:
             self.mocap_relay.drop_performers_of(session.engine_id)
             self._close_streams_async(list(session.streams.values()))
 
-    @staticmethod
-    def _close_streams_async(streams: list[StreamRuntime]) -> None:
+    def _close_streams_async(self, streams: list[StreamRuntime]) -> None:
+        """Close pipelines off the I/O thread (a stage may be mid-frame); ``stop()`` waits for these."""
         if streams:
-            threading.Thread(target=lambda: [rt.chain.close() for rt in streams], name="teardown", daemon=True).start()
+            thread = threading.Thread(target=lambda: [rt.chain.close() for rt in streams], name="teardown", daemon=True)
+            self._teardowns = [t for t in self._teardowns if t.is_alive()] + [thread]
+            thread.start()
 
     def _expire_silent_engines(self, now: int) -> None:
         limit = self.config.timeout_ms * 1_000_000

@@ -57,7 +57,8 @@ def decode_header(data: Any) -> dict[str, Any]:
     except msgpack.ExtraData:
         raise ProtocolError(ErrorCode.MALFORMED_HEADER, "header part has bytes after the msgpack map") from None
     except (ValueError, msgpack.UnpackException, UnicodeDecodeError) as exc:
-        raise ProtocolError(ErrorCode.MALFORMED_HEADER, f"header part is not valid msgpack ({exc})") from None
+        detail = str(exc) or type(exc).__name__
+        raise ProtocolError(ErrorCode.MALFORMED_HEADER, f"header part is not valid msgpack ({detail})") from None
     if not isinstance(value, dict):
         raise ProtocolError(
             ErrorCode.MALFORMED_HEADER, f"header must be a msgpack map, got {type(value).__name__}"

@@ -233,8 +233,11 @@ class CameraInfo:
 
 
 def _planes_from(r: FieldReader, parts: Sequence[Any], kind: str, stream: int, index: int) -> list[Plane]:
-    raw = r.list("planes", max_len=MAX_PLANES)
-    descs = [PlaneDescriptor.from_wire(p, f"planes[{i}]") for i, p in enumerate(raw)]
+    try:
+        raw = r.list("planes", max_len=MAX_PLANES)
+        descs = [PlaneDescriptor.from_wire(p, f"planes[{i}]") for i, p in enumerate(raw)]
+    except ProtocolError as exc:  # name the frame the bad plane belongs to
+        raise ProtocolError(exc.code, exc.message, kind=kind, stream=stream, index=index) from None
     if len(parts) != len(descs):
         raise ProtocolError(
             ErrorCode.PLANE_MISMATCH,
