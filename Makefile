@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := dev,mocap
+EXTRAS := dev,mocap,face
 
 .PHONY: demo test test-unit test-integration bench bench-transport bench-pipeline doctor serve clean
 

@@ -141,6 +141,7 @@ STAGE_TYPES: dict[str, str] = {
     "film_look": "bridge.stages.film_look:FilmLookStage",
     "cadence": "bridge.stages.cadence:CadenceStage",
     "composite": "bridge.stages.composite:CompositeStage",
+    "face_swap": "bridge.stages.face_swap:FaceSwapStage",
 }
 
 
