@@ -37,11 +37,13 @@ from bridge.protocol.messages import (
     Bye, Control, ControlAck, Error, Frame, Heartbeat, Hello, Message, Mocap, Result, Stats, StreamGrant,
     Welcome, parse_message, serialize_message,
 )
+from bridge.protocol.session_messages import StateChange
 from bridge.protocol.planes import Plane
 from bridge.mocap_wire_check import check_mocap_message
 from bridge.rate_limited_log import RateLimitedLog
 from bridge.security import CurveGuard, SecurityConfigError, check_endpoints
 from bridge.server_config import ServerConfig, ServerConfigError
+from bridge.session_directory import SESSION_CAPABILITY, SessionDirectory
 from bridge.stage import StageBase, StageFrame, StreamSpec
 from bridge.stage_chain import StageChain
 from bridge.stage_params import ParamError
@@ -86,6 +88,7 @@ class BridgeServer:
         self.bound_endpoints: list[str] = []
         self._limited = RateLimitedLog(log)
         self.mocap_relay = MocapRelay()
+        self.sessions = SessionDirectory(self.config.limits)
         self._osc = None
         self._curve: CurveGuard | None = None
         self._mocap_hub = None
@@ -302,7 +305,7 @@ class BridgeServer:
         session = self._sessions.get(rid)
         if session is not None:
             log.info("%s disconnected; freeing its streams", session.label)
-            self._remove_session(rid)
+            self._remove_session(rid, "disconnected")
 
     def _send(self, rid: bytes, msg: Message) -> bool:
         with self._sock_lock:
@@ -361,13 +364,17 @@ class BridgeServer:
         elif isinstance(msg, Bye):
             if session is not None:
                 log.info("%s said BYE (%s)", session.label, msg.reason or "no reason")
-                self._remove_session(rid)
+                self._remove_session(rid, "bye")
         elif isinstance(msg, Mocap):
             self._on_mocap(rid, session, msg)
+        elif isinstance(msg, StateChange):
+            self._require_ready(session, "STATE")
+            for target, applied in self.sessions.change_state(rid, msg):
+                self._send(target, applied)
         elif isinstance(msg, Error):
             log.warning("engine %s reported error %s %s: %s", rid.hex(), msg.code, msg.name, msg.message)
         else:
-            kind = type(msg).KIND
+            kind = type(msg).KIND  # WELCOME, RESULT, CONTROL_ACK, SESSION
             raise ProtocolError(ErrorCode.UNSUPPORTED, f"{kind} is sent by the server, not to it", kind=kind)
 
     # ------------------------------------------------------------------ message handlers
@@ -404,10 +411,11 @@ class BridgeServer:
                     f"(available: {', '.join(sorted(self.catalog.pipelines))})",
                     kind="HELLO", stream=decl.id,
                 )
+        self.sessions.check_hello(rid, hello)
         old = self._sessions.get(rid)
         if old is not None:
             log.info("%s sent HELLO again; replacing its streams", old.label)
-            self._remove_session(rid)
+            self._remove_session(rid, "replaced")
         session = EngineSession(routing_id=rid, hello=hello, last_seen_ns=now)
         with self._registry_lock:
             self._sessions[rid] = session
@@ -481,6 +489,9 @@ class BridgeServer:
         ))
         log.info("%s welcomed: %s", session.label,
                  ", ".join(f"stream {g.id} -> {g.pipeline} [{' > '.join(g.stages)}]" for g in grants))
+        for target, event in self.sessions.join(session.routing_id, session.hello.session, session.engine_id,
+                                                session.hello.engine, SESSION_CAPABILITY in session.hello.capabilities):
+            self._send(target, event)
 
     def _set_up_failed(self, session: EngineSession, generation: int, error: ProtocolError) -> None:
         if self._sessions.get(session.routing_id) is not session or session.generation != generation:
@@ -593,12 +604,14 @@ class BridgeServer:
             self._send_from_worker(session, generation, stream_id, serialize_message(error))
 
     # ------------------------------------------------------------------ sessions
-    def _remove_session(self, rid: bytes) -> None:
+    def _remove_session(self, rid: bytes, reason: str = "left") -> None:
         with self._registry_lock:
             session = self._sessions.pop(rid, None)
         if session is not None:
             session.generation += 1
             session.ready = False
+            for target, event in self.sessions.leave(rid, reason):
+                self._send(target, event)
             self.mocap_relay.leave(rid)
             self.mocap_relay.drop_performers_of(session.engine_id)
             self._close_streams_async(list(session.streams.values()))
@@ -618,7 +631,7 @@ class BridgeServer:
                 log.warning("%s silent for %d ms (timeout %d ms); freeing its streams", session.label, silent_ms,
                             self.config.timeout_ms)
                 self._send(rid, Bye(reason=f"timeout: no message for {silent_ms} ms"))
-                self._remove_session(rid)
+                self._remove_session(rid, "timeout")
 
     def _shutdown_io(self) -> None:
         for rid in list(self._sessions):

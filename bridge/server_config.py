@@ -18,6 +18,14 @@
     [pipelines]                             # name -> file; built-ins are always available
     aged = "looks/aged.toml"
 
+    [limits]                                # per session / per engine (LIMIT_EXCEEDED when broken)
+    max_engines_per_session = 16
+    max_streams_per_engine = 16
+    max_width_px = 7680
+    max_height_px = 4320
+    max_fps = 240.0
+    max_state_keys = 1024
+
     [security]                              # required to listen on anything but loopback
     curve = true
     server_secret_file = "keys/server.key_secret"
@@ -35,6 +43,7 @@ from typing import Any
 
 from bridge.mocap_hub import MocapConfig, MocapConfigError
 from bridge.security import CurveSettings
+from bridge.session_directory import SessionLimits
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 
@@ -56,6 +65,7 @@ class ServerConfig:
     osc_port: int = 9010
     pipelines: dict[str, str] = field(default_factory=dict)
     mocap: MocapConfig = field(default_factory=MocapConfig)
+    limits: SessionLimits = field(default_factory=SessionLimits)
     curve: bool = False
     server_secret_file: str | None = None
     allowed_clients_dir: str | None = None
@@ -102,10 +112,17 @@ class ServerConfig:
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], where: str = "config", base_dir: Path | None = None) -> ServerConfig:
-        unknown = set(data) - {"server", "osc", "pipelines", "security", "mocap"}
+        unknown = set(data) - {"server", "osc", "pipelines", "security", "mocap", "limits"}
         if unknown:
             raise ServerConfigError(
-                f"{where}: unknown sections {sorted(unknown)} (allowed: server, osc, pipelines, security, mocap)")
+                f"{where}: unknown sections {sorted(unknown)} (allowed: server, osc, pipelines, security, mocap, limits)")
+        for key, value in dict(data.get("limits", {})).items():
+            if key not in SessionLimits.__dataclass_fields__:
+                raise ServerConfigError(
+                    f"{where}: unknown key limits.{key} (allowed: {', '.join(SessionLimits.__dataclass_fields__)})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ServerConfigError(f"{where}: limits.{key} = {value!r} must be a positive number")
+            setattr(cfg.limits, key, value)
         server = dict(data.get("server", {}))
         osc = dict(data.get("osc", {}))
         cfg = cls()

@@ -26,10 +26,12 @@ from bridge.protocol.messages import (
     serialize_message,
 )
 from bridge.protocol.planes import PIXEL_FORMATS, PLANE_KIND_FORMATS, Plane, PlaneDescriptor
+from bridge.protocol.session_messages import SessionEvent, SessionMember, StateChange
 
 __all__ = [
     "PROTOCOL_VERSION", "ErrorCode", "ProtocolError", "decode_header", "encode_header", "MESSAGE_TYPES",
     "Bye", "CameraInfo", "Control", "ControlAck", "Error", "Frame", "Heartbeat", "Hello", "Message", "Mocap",
     "Result", "Stats", "StreamDeclaration", "StreamGrant", "StreamStats", "Welcome", "parse_message",
-    "serialize_message", "PIXEL_FORMATS", "PLANE_KIND_FORMATS", "Plane", "PlaneDescriptor",
+    "serialize_message", "PIXEL_FORMATS", "PLANE_KIND_FORMATS", "Plane", "PlaneDescriptor", "SessionEvent",
+    "SessionMember", "StateChange",
 ]

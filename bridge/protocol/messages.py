@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Sequence
 from bridge.protocol.errors import ErrorCode, ProtocolError
 from bridge.protocol.header_codec import MAX_STRING_CHARS, PROTOCOL_VERSION, FieldReader, decode_header, encode_header
 from bridge.protocol.planes import PLANE_KIND_FORMATS, Plane, PlaneDescriptor
+from bridge.protocol.session_messages import SessionEvent, StateChange
 
 MAX_STREAMS_PER_ENGINE = 16
 MAX_PLANES = 4
@@ -586,11 +587,13 @@ class Mocap:
         return cls(fields={k: v for k, v in r.value.items() if k not in ("v", "kind")}, parts=list(parts))
 
 
-Message = Hello | Welcome | Frame | Result | Control | ControlAck | Stats | Error | Heartbeat | Bye | Mocap
+Message = (Hello | Welcome | Frame | Result | Control | ControlAck | Stats | Error | Heartbeat | Bye | Mocap
+           | SessionEvent | StateChange)
 
 MESSAGE_TYPES: dict[str, type] = {
     cls.KIND: cls
-    for cls in (Hello, Welcome, Frame, Result, Control, ControlAck, Stats, Error, Heartbeat, Bye, Mocap)
+    for cls in (Hello, Welcome, Frame, Result, Control, ControlAck, Stats, Error, Heartbeat, Bye, Mocap,
+                SessionEvent, StateChange)
 }
 PLANE_KINDS = {"FRAME", "RESULT", "MOCAP"}
 

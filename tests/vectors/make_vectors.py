@@ -358,6 +358,52 @@ VALID: list[tuple[str, str, dict[str, Any], list[bytes]]] = [
         },
         [MOCAP_POSE_PART],
     ),
+    (
+        "session_snapshot",
+        "SESSION snapshot sent right after WELCOME: the members and the whole shared state",
+        {
+            "v": 1,
+            "kind": "SESSION",
+            "session": "forum-world",
+            "event": "snapshot",
+            "engine_id": "engine-7",
+            "engine": "Unity 2022.3.20f1",
+            "members": [
+                {"engine_id": "engine-3", "engine": "Unreal 5.4"},
+                {"engine_id": "engine-7", "engine": "Unity 2022.3.20f1"},
+            ],
+            "state": {"scene.cue": "act-2", "lights": {"key": 0.8, "fill": 0.25}, "doors": [1, 0, 1]},
+        },
+        [],
+    ),
+    (
+        "session_leave",
+        "SESSION leave: another engine left (reason: bye, timeout, disconnected or replaced)",
+        {
+            "v": 1,
+            "kind": "SESSION",
+            "session": "forum-world",
+            "event": "leave",
+            "engine_id": "engine-3",
+            "engine": "Unreal 5.4",
+            "members": [],
+            "state": {},
+            "reason": "timeout",
+        },
+        [],
+    ),
+    (
+        "state_set",
+        "STATE from an engine: set one key of the session's shared state",
+        {"v": 1, "kind": "STATE", "key": "scene.cue", "op": "set", "value": {"act": 2, "cue": "door-opens"}},
+        [],
+    ),
+    (
+        "state_applied",
+        "STATE from the server to every listening engine: the change as applied, by whom, state version",
+        {"v": 1, "kind": "STATE", "key": "lights", "op": "delete", "by": "engine-3", "version": 42},
+        [],
+    ),
 ]
 
 # ---------------------------------------------------------------------------
