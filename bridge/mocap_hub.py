@@ -23,15 +23,12 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from bridge.protocol.messages import Mocap
 from mocap.pose_wire import pose_to_wire
 from mocap.skeleton import HumanoidPose
 from mocap.source import MocapSource
-
-if TYPE_CHECKING:
-    from bridge.server import BridgeServer
 
 log = logging.getLogger(__name__)
 

@@ -116,13 +116,6 @@ class ServerConfig:
         if unknown:
             raise ServerConfigError(
                 f"{where}: unknown sections {sorted(unknown)} (allowed: server, osc, pipelines, security, mocap, limits)")
-        for key, value in dict(data.get("limits", {})).items():
-            if key not in SessionLimits.__dataclass_fields__:
-                raise ServerConfigError(
-                    f"{where}: unknown key limits.{key} (allowed: {', '.join(SessionLimits.__dataclass_fields__)})")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ServerConfigError(f"{where}: limits.{key} = {value!r} must be a positive number")
-            setattr(cfg.limits, key, value)
         server = dict(data.get("server", {}))
         osc = dict(data.get("osc", {}))
         cfg = cls()
@@ -138,6 +131,13 @@ class ServerConfig:
             if key not in ("enabled", "host", "port"):
                 raise ServerConfigError(f"{where}: unknown key osc.{key} (allowed: enabled, host, port)")
             setattr(cfg, f"osc_{key}", value)
+        for key, value in dict(data.get("limits", {})).items():
+            if key not in SessionLimits.__dataclass_fields__:
+                raise ServerConfigError(
+                    f"{where}: unknown key limits.{key} (allowed: {', '.join(SessionLimits.__dataclass_fields__)})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ServerConfigError(f"{where}: limits.{key} = {value!r} must be a positive number")
+            setattr(cfg.limits, key, value)
         try:
             cfg.mocap = MocapConfig.from_mapping(dict(data.get("mocap", {})), where)
         except MocapConfigError as exc:

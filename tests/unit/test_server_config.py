@@ -50,3 +50,18 @@ def test_bad_configs_are_explained(tmp_path: Path, text, fragment):
 def test_missing_config_names_path(tmp_path: Path):
     with pytest.raises(ServerConfigError, match="server config not found: .*none.toml"):
         ServerConfig.load(tmp_path / "none.toml")
+
+
+def test_limits_and_mocap_sections(tmp_path: Path):
+    path = tmp_path / "s.toml"
+    path.write_text('[limits]\nmax_engines_per_session = 4\nmax_fps = 60.0\n'
+                    '[mocap]\nsession = "forum"\nvmc_port = 39539\nvmc_out = ["127.0.0.1:39540"]\n')
+    cfg = ServerConfig.load(path)
+    assert cfg.limits.max_engines_per_session == 4 and cfg.limits.max_fps == 60.0
+    assert cfg.mocap.session == "forum" and cfg.mocap.vmc_port == 39539 and cfg.mocap.active
+    path.write_text('[limits]\nmax_wheels = 4\n')
+    with pytest.raises(ServerConfigError, match="unknown key limits.max_wheels"):
+        ServerConfig.load(path)
+    path.write_text('[mocap]\nvmc_out = ["nowhere"]\n')
+    with pytest.raises(ServerConfigError, match="is not .host:port."):
+        ServerConfig.load(path)
