@@ -1,0 +1,506 @@
+// One engine's session with the bridge server (docs/protocol.md, section 7), independent of
+// Unity and of the ZeroMQ library:
+//   connect -> HELLO -> WELCOME; FRAMEs (latest per stream wins, never queued); HEARTBEAT when
+//   idle; reconnect with a new socket and a new HELLO after a server BYE, a refused HELLO or
+//   server silence; BYE on shutdown.
+// Threading: Poll() and Shutdown() run on one worker thread that owns the transport; Submit*()
+// may be called from any thread (the game thread, readback callbacks). Listener callbacks run
+// on the worker thread.
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using MachinimaBridge.Protocol;
+
+namespace MachinimaBridge.Core
+{
+    public enum SessionState
+    {
+        /// <summary>Not started, or waiting for the reconnect delay to pass.</summary>
+        Disconnected,
+        /// <summary>HELLO sent on a fresh socket; waiting for WELCOME (pipelines may be loading models).</summary>
+        AwaitingWelcome,
+        /// <summary>WELCOME received: frames, controls and stats flow.</summary>
+        Welcomed,
+        /// <summary>Shut down for good.</summary>
+        Stopped,
+    }
+
+    public interface IBridgeSessionListener
+    {
+        void OnWelcome(Welcome welcome);
+
+        /// <summary>Every parsed message from the server after WELCOME handling (RESULT, CONTROL_ACK, STATS, ERROR, MOCAP, HEARTBEAT, BYE).</summary>
+        void OnMessage(BridgeMessage message);
+
+        void OnStateChanged(SessionState state, string reason);
+    }
+
+    public sealed class BridgeSessionOptions
+    {
+        public string Endpoint = "tcp://127.0.0.1:5555";
+        public string Engine = "unknown engine";
+        public string Client = "machinima-bridge-unity/0.1.0";
+        public string Session = "default";
+        public List<StreamDeclaration> Streams = new List<StreamDeclaration>();
+        public List<string> Capabilities = new List<string>();
+        /// <summary>Heartbeat interval proposed in HELLO; the WELCOME's value is the one used.</summary>
+        public long HeartbeatMs = 1000;
+        /// <summary>Give up on a WELCOME after this long and retry with a new socket (model loading can be slow).</summary>
+        public int WelcomeTimeoutMs = 60000;
+        /// <summary>Before WELCOME (no timeout_ms known yet): silence after which the server counts as gone.</summary>
+        public int PreWelcomeSilenceMs = 5000;
+        public int ReconnectDelayMs = 250;
+        public int MaxReconnectDelayMs = 5000;
+        /// <summary>CONTROL, STATS and other queued messages kept while not welcomed.</summary>
+        public int MaxQueuedMessages = 256;
+
+        /// <summary>Build the HELLO this session sends; throws ArgumentException naming the bad setting.</summary>
+        public Hello BuildHello()
+        {
+            var hello = new Hello
+            {
+                Engine = Engine,
+                Client = Client,
+                Session = Session,
+                Streams = new List<StreamDeclaration>(Streams),
+                Capabilities = new List<string>(Capabilities),
+                HeartbeatMs = HeartbeatMs,
+            };
+            try
+            {
+                // The same checks the server makes: a setting it would refuse fails here, with its reason.
+                MessageCodec.Parse(MessageCodec.Serialize(hello));
+            }
+            catch (ProtocolException e)
+            {
+                throw new ArgumentException("the session settings make an invalid HELLO: " + e.Detail, e);
+            }
+            return hello;
+        }
+    }
+
+    public sealed class BridgeSession
+    {
+        private const int ReceiveBatch = 256;
+
+        private readonly IMessageTransport _transport;
+        private readonly BridgeSessionOptions _options;
+        private readonly IBridgeSessionListener _listener;
+        private readonly Hello _hello;
+
+        private readonly object _submitLock = new object();
+        private readonly Dictionary<long, Frame> _latestFrames = new Dictionary<long, Frame>();
+        private readonly Queue<BridgeMessage> _queued = new Queue<BridgeMessage>();
+        private readonly Dictionary<long, StreamCounters> _counters = new Dictionary<long, StreamCounters>();
+
+        private volatile SessionState _state = SessionState.Disconnected;
+        private volatile Welcome _welcome;
+        private volatile string _lastError;
+        private bool _started;
+        private long _reconnectAtNs;
+        private int _currentDelayMs;
+        private long _helloSentNs;
+        private long _lastSentNs;
+        private long _lastHeardNs;
+        private long _lastHeartbeatSentNs;
+        private long _nextRequestId;
+
+        private long _heartbeatsSent;
+        private long _parseErrors;
+        private long _reconnects;
+        private long _welcomes;
+        private long _ignoredMessages;
+        private readonly HashSet<string> _ignoredKinds = new HashSet<string>();
+
+        public BridgeSession(IMessageTransport transport, BridgeSessionOptions options, IBridgeSessionListener listener)
+        {
+            if (transport == null) throw new ArgumentNullException("transport");
+            if (options == null) throw new ArgumentNullException("options");
+            _transport = transport;
+            _options = options;
+            _listener = listener;
+            _hello = options.BuildHello();
+            _currentDelayMs = options.ReconnectDelayMs;
+            foreach (StreamDeclaration s in options.Streams) _counters[s.Id] = new StreamCounters();
+        }
+
+        public SessionState State { get { return _state; } }
+        public Welcome Welcome { get { return _welcome; } }
+        public string Endpoint { get { return _options.Endpoint; } }
+        /// <summary>The last error for people: a refused HELLO, an ERROR from the server, a lost connection.</summary>
+        public string LastError { get { return _lastError; } }
+        public long HeartbeatsSent { get { return Interlocked.Read(ref _heartbeatsSent); } }
+        public long ParseErrors { get { return Interlocked.Read(ref _parseErrors); } }
+        public long Reconnects { get { return Interlocked.Read(ref _reconnects); } }
+        public long WelcomesReceived { get { return Interlocked.Read(ref _welcomes); } }
+        /// <summary>Server messages of kinds this client does not know (newer protocol additions), ignored.</summary>
+        public long IgnoredMessages { get { return Interlocked.Read(ref _ignoredMessages); } }
+
+        public IEnumerable<long> StreamIds { get { return _counters.Keys; } }
+
+        public StreamCounters Counters(long streamId)
+        {
+            StreamCounters c;
+            if (!_counters.TryGetValue(streamId, out c)) throw new KeyNotFoundException("stream " + streamId + " is not declared in this session");
+            return c;
+        }
+
+        // ------------------------------------------------------------------ any thread
+
+        /// <summary>
+        /// Offer a FRAME for sending. Latest wins: a frame of the same stream not yet sent is replaced
+        /// (counted). Returns false when the frame was refused at once (not welcomed, undeclared stream).
+        /// </summary>
+        public bool SubmitFrame(Frame frame)
+        {
+            StreamCounters counters;
+            if (!_counters.TryGetValue(frame.Stream, out counters))
+            {
+                throw new ArgumentException("stream " + frame.Stream + " is not declared in this session's HELLO");
+            }
+            counters.FrameSubmitted();
+            if (_state != SessionState.Welcomed)
+            {
+                counters.FrameDroppedNotConnected();
+                return false;
+            }
+            lock (_submitLock)
+            {
+                if (_latestFrames.ContainsKey(frame.Stream)) counters.FrameReplaced();
+                _latestFrames[frame.Stream] = frame;
+            }
+            _transport.Wake();
+            return true;
+        }
+
+        /// <summary>Queue a CONTROL (sent once welcomed); returns its request_id, which the CONTROL_ACK echoes.</summary>
+        public long SubmitControl(long stream, string stage, MsgPackMap parameters, double? glideMs = null)
+        {
+            long id = Interlocked.Increment(ref _nextRequestId);
+            var control = new Control { RequestId = id, Stream = stream, Stage = stage, Params = parameters, GlideMs = glideMs };
+            // Refuse locally what the server would refuse as unparseable, naming the cause.
+            try
+            {
+                MessageCodec.Parse(MessageCodec.Serialize(control));
+            }
+            catch (ProtocolException e)
+            {
+                throw new ArgumentException("invalid CONTROL: " + e.Detail, e);
+            }
+            Enqueue(control);
+            return id;
+        }
+
+        public void SubmitStatsRequest()
+        {
+            Enqueue(new Stats { TNs = MonotonicClock.NowNs() });
+        }
+
+        /// <summary>Queue any other message (sent once welcomed, in order).</summary>
+        public void SubmitMessage(BridgeMessage message)
+        {
+            Enqueue(message);
+        }
+
+        private void Enqueue(BridgeMessage message)
+        {
+            lock (_submitLock)
+            {
+                if (_queued.Count >= _options.MaxQueuedMessages)
+                {
+                    BridgeMessage dropped = _queued.Dequeue();
+                    BridgeLog.Warning("outgoing queue full (" + _options.MaxQueuedMessages + "): dropped a queued " + dropped.Kind);
+                }
+                _queued.Enqueue(message);
+            }
+            _transport.Wake();
+        }
+
+        // ------------------------------------------------------------------ worker thread
+
+        /// <summary>One turn of the session: timers, sends, receives, then wait up to <paramref name="maxWaitMs"/> for activity.</summary>
+        public void Poll(int maxWaitMs)
+        {
+            if (_state == SessionState.Stopped) return;
+            if (!_started)
+            {
+                _started = true;
+                _reconnectAtNs = MonotonicClock.NowNs();
+            }
+            long now = MonotonicClock.NowNs();
+            RunTimers(now);
+            if (_state == SessionState.Welcomed)
+            {
+                FlushQueued();
+                FlushFrames();
+            }
+            bool received = ReceiveAvailable();
+            if (received || _state == SessionState.Stopped) return;
+            int wait = Math.Min(maxWaitMs, MillisecondsToNextTimer(MonotonicClock.NowNs()));
+            if (wait > 0 && !HasWaitingWork())
+            {
+                _transport.WaitForActivity(wait);
+                ReceiveAvailable();
+            }
+        }
+
+        /// <summary>Say BYE (when a session is open) and close the socket; the session cannot be used again.</summary>
+        public void Shutdown(string reason)
+        {
+            if (_state == SessionState.Stopped) return;
+            if (_transport.IsOpen)
+            {
+                if (_state == SessionState.Welcomed || _state == SessionState.AwaitingWelcome)
+                {
+                    _transport.TrySend(MessageCodec.Serialize(new Bye { Reason = reason ?? "" }));
+                }
+                // A short linger lets the BYE leave; closing never waits longer than this.
+                _transport.Close(200);
+            }
+            SetState(SessionState.Stopped, reason);
+        }
+
+        private bool HasWaitingWork()
+        {
+            lock (_submitLock)
+            {
+                return _state == SessionState.Welcomed && (_latestFrames.Count > 0 || _queued.Count > 0);
+            }
+        }
+
+        private int MillisecondsToNextTimer(long now)
+        {
+            long next = long.MaxValue;
+            switch (_state)
+            {
+                case SessionState.Disconnected:
+                    next = _reconnectAtNs;
+                    break;
+                case SessionState.AwaitingWelcome:
+                    next = Math.Min(_helloSentNs + (long)_options.WelcomeTimeoutMs * 1000000L,
+                                    _lastSentNs + _options.HeartbeatMs * 1000000L);
+                    break;
+                case SessionState.Welcomed:
+                    Welcome w = _welcome;
+                    next = Math.Min(_lastSentNs + w.HeartbeatMs * 1000000L, _lastHeardNs + w.HeartbeatMs * 1000000L);
+                    if (_lastHeartbeatSentNs > _lastHeardNs) next = Math.Min(next, _lastHeardNs + w.TimeoutMs * 1000000L);
+                    break;
+            }
+            if (next == long.MaxValue) return int.MaxValue;
+            long ms = (next - now + 999999L) / 1000000L;
+            return (int)Math.Max(0, Math.Min(int.MaxValue, ms));
+        }
+
+        private void RunTimers(long now)
+        {
+            switch (_state)
+            {
+                case SessionState.Disconnected:
+                    if (now >= _reconnectAtNs) Connect(now);
+                    break;
+                case SessionState.AwaitingWelcome:
+                    if (now - _helloSentNs >= (long)_options.WelcomeTimeoutMs * 1000000L)
+                    {
+                        Reconnect("no WELCOME from " + _options.Endpoint + " within " + _options.WelcomeTimeoutMs + " ms", true);
+                    }
+                    else if (_lastHeartbeatSentNs > _lastHeardNs && now - _lastHeardNs >= (long)_options.PreWelcomeSilenceMs * 1000000L)
+                    {
+                        Reconnect("server at " + _options.Endpoint + " silent for " + _options.PreWelcomeSilenceMs + " ms while awaiting WELCOME", true);
+                    }
+                    else if (now - _lastSentNs >= _options.HeartbeatMs * 1000000L)
+                    {
+                        // The server answers HEARTBEAT at any time: proof that it is alive while models load.
+                        SendHeartbeat(now);
+                    }
+                    break;
+                case SessionState.Welcomed:
+                    Welcome w = _welcome;
+                    long silentNs = now - _lastHeardNs;
+                    if (silentNs >= w.TimeoutMs * 1000000L && _lastHeartbeatSentNs > _lastHeardNs)
+                    {
+                        Reconnect("server at " + _options.Endpoint + " silent for " + silentNs / 1000000L + " ms (timeout_ms " + w.TimeoutMs + ")", false);
+                    }
+                    else if (now - _lastSentNs >= w.HeartbeatMs * 1000000L
+                             || (silentNs >= w.HeartbeatMs * 1000000L && _lastHeartbeatSentNs <= _lastHeardNs))
+                    {
+                        SendHeartbeat(now);
+                    }
+                    break;
+            }
+        }
+
+        private void Connect(long now)
+        {
+            lock (_submitLock) _latestFrames.Clear();
+            _transport.Open(_options.Endpoint);
+            _welcome = null;
+            // A fresh DEALER queues the HELLO until the TCP connection is up.
+            if (!Send(MessageCodec.Serialize(_hello), now))
+            {
+                Reconnect("could not queue HELLO on a new socket to " + _options.Endpoint, true);
+                return;
+            }
+            _helloSentNs = now;
+            _lastHeardNs = now;
+            _lastHeartbeatSentNs = 0;
+            SetState(SessionState.AwaitingWelcome, "HELLO sent to " + _options.Endpoint);
+        }
+
+        private void Reconnect(string why, bool backOff)
+        {
+            _lastError = why;
+            BridgeLog.Warning(why + "; reconnecting in " + _currentDelayMs + " ms with a new socket");
+            _transport.Close(0);
+            lock (_submitLock) _latestFrames.Clear();
+            Interlocked.Increment(ref _reconnects);
+            _reconnectAtNs = MonotonicClock.NowNs() + (long)_currentDelayMs * 1000000L;
+            _currentDelayMs = backOff ? Math.Min(_options.MaxReconnectDelayMs, Math.Max(1, _currentDelayMs) * 2) : _options.ReconnectDelayMs;
+            SetState(SessionState.Disconnected, why);
+        }
+
+        private void SetState(SessionState state, string reason)
+        {
+            _state = state;
+            if (_listener != null) _listener.OnStateChanged(state, reason);
+        }
+
+        private bool Send(IList<byte[]> parts, long now)
+        {
+            if (!_transport.TrySend(parts)) return false;
+            _lastSentNs = now;
+            return true;
+        }
+
+        private void SendHeartbeat(long now)
+        {
+            if (Send(MessageCodec.Serialize(new Heartbeat { TNs = now }), now))
+            {
+                _lastHeartbeatSentNs = now;
+                Interlocked.Increment(ref _heartbeatsSent);
+            }
+        }
+
+        private void FlushQueued()
+        {
+            while (true)
+            {
+                BridgeMessage next;
+                lock (_submitLock)
+                {
+                    if (_queued.Count == 0) return;
+                    next = _queued.Peek();
+                }
+                if (!Send(MessageCodec.Serialize(next), MonotonicClock.NowNs())) return; // queue full: retry next turn
+                lock (_submitLock) _queued.Dequeue();
+            }
+        }
+
+        private readonly List<Frame> _framesToSend = new List<Frame>();
+
+        private void FlushFrames()
+        {
+            _framesToSend.Clear();
+            lock (_submitLock)
+            {
+                if (_latestFrames.Count == 0) return;
+                _framesToSend.AddRange(_latestFrames.Values);
+                _latestFrames.Clear();
+            }
+            long maxBytes = _welcome.MaxFrameBytes;
+            foreach (Frame frame in _framesToSend)
+            {
+                StreamCounters counters = _counters[frame.Stream];
+                List<byte[]> parts = MessageCodec.Serialize(frame);
+                long total = 0;
+                foreach (byte[] p in parts) total += p.Length;
+                if (total > maxBytes)
+                {
+                    counters.FrameTooLarge();
+                    _lastError = "FRAME of stream " + frame.Stream + " is " + total + " bytes, above the server's max_frame_bytes " + maxBytes;
+                    continue;
+                }
+                long now = MonotonicClock.NowNs();
+                if (Send(parts, now)) counters.FrameSent(now);
+                else counters.FrameRefusedQueueFull();
+            }
+            _framesToSend.Clear();
+        }
+
+        private bool ReceiveAvailable()
+        {
+            bool any = false;
+            for (int i = 0; i < ReceiveBatch && _transport.IsOpen; i++)
+            {
+                List<byte[]> parts = _transport.TryReceive();
+                if (parts == null) break;
+                any = true;
+                long now = MonotonicClock.NowNs();
+                BridgeMessage message;
+                try
+                {
+                    message = MessageCodec.Parse(parts);
+                }
+                catch (ProtocolException e)
+                {
+                    _lastHeardNs = now;
+                    if (e.Code == ErrorCode.UNKNOWN_KIND)
+                    {
+                        // A kind added to the protocol after this client: ignore it (section 4), say so once.
+                        Interlocked.Increment(ref _ignoredMessages);
+                        if (_ignoredKinds.Add(e.Kind ?? "")) BridgeLog.Info("ignoring server messages of kind '" + e.Kind + "', which this client does not know");
+                        continue;
+                    }
+                    // 7.8: an engine that cannot parse a server message logs it and drops it.
+                    Interlocked.Increment(ref _parseErrors);
+                    _lastError = "unparseable message from the server: " + e.Message;
+                    BridgeLog.Warning(_lastError);
+                    continue;
+                }
+                _lastHeardNs = now;
+                Handle(message, now);
+                if (_state == SessionState.Stopped || _state == SessionState.Disconnected) break;
+            }
+            return any;
+        }
+
+        private void Handle(BridgeMessage message, long now)
+        {
+            switch (message.Kind)
+            {
+                case MessageKinds.Welcome:
+                    if (_state != SessionState.AwaitingWelcome) return; // a stale WELCOME: ignore
+                    var welcome = (Welcome)message;
+                    _welcome = welcome;
+                    _currentDelayMs = _options.ReconnectDelayMs;
+                    Interlocked.Increment(ref _welcomes);
+                    SetState(SessionState.Welcomed, "WELCOME from " + welcome.Server + " as " + welcome.EngineId);
+                    if (_listener != null) _listener.OnWelcome(welcome);
+                    return;
+                case MessageKinds.Result:
+                    if (_state != SessionState.Welcomed) return; // 7.2: RESULTs before the new WELCOME are stale
+                    var result = (Result)message;
+                    StreamCounters counters;
+                    if (_counters.TryGetValue(result.Stream, out counters))
+                    {
+                        counters.ResultReceived(now, result.Index, result.TCaptureNs, result.ServerUs, result.Dropped);
+                    }
+                    break;
+                case MessageKinds.Error:
+                    var error = (Error)message;
+                    _lastError = error.ToString();
+                    if (_state == SessionState.AwaitingWelcome && error.RefKind == MessageKinds.Hello)
+                    {
+                        if (_listener != null) _listener.OnMessage(message);
+                        Reconnect("HELLO refused: " + error, true);
+                        return;
+                    }
+                    break;
+                case MessageKinds.Bye:
+                    if (_listener != null) _listener.OnMessage(message);
+                    Reconnect("server said BYE: " + ((Bye)message).Reason, false);
+                    return;
+            }
+            if (_listener != null) _listener.OnMessage(message);
+        }
+    }
+}

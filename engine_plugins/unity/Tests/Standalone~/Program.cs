@@ -1,0 +1,63 @@
+// The out-of-engine probe: exercises the package's pure C# code (Runtime/Protocol, Runtime/Core)
+// against real peers. tests/integration/test_unity_csharp_protocol.py builds it with Mono's mcs
+// and drives it; it can also be run by hand:
+//
+//   mono BridgeProbe.exe live tcp://127.0.0.1:5555
+//   mono BridgeProbe.exe reencode FOLDER
+//   mono BridgeProbe.exe bench tcp://127.0.0.1:5555 512x512,1920x1080 200
+//   mono BridgeProbe.exe codec
+//   mono BridgeProbe.exe vmc-send 127.0.0.1 39539
+//   mono BridgeProbe.exe mocap tcp://127.0.0.1:5555 SESSION
+using System;
+using System.Threading;
+using MachinimaBridge.Core;
+
+namespace MachinimaBridge.Standalone
+{
+    public static class Program
+    {
+        private const string Usage =
+            "usage: BridgeProbe.exe live ENDPOINT | reencode FOLDER | bench ENDPOINT SIZES ITERATIONS | codec | vmc-send HOST PORT | mocap ENDPOINT SESSION";
+
+        public static int Main(string[] args)
+        {
+            BridgeLog.Sink = (level, line) => Console.Error.WriteLine(level + " " + line);
+            if (args.Length == 0)
+            {
+                Console.Error.WriteLine(Usage);
+                return 2;
+            }
+            // A probe must never hang its caller: give up after a generous limit.
+            var watchdog = new Timer(_ =>
+            {
+                Console.Error.WriteLine("probe watchdog: still running after 170 s, exiting");
+                Environment.Exit(3);
+            }, null, 170000, Timeout.Infinite);
+            try
+            {
+                switch (args[0])
+                {
+                    case "live": return LiveSessionProbe.Run(args[1]);
+                    case "reencode": return ReencodeProbe.Run(args[1]);
+                    case "bench": return BenchProbe.Run(args[1], args[2].Split(','), int.Parse(args[3]));
+                    case "codec": BenchProbe.Codec(); return 0;
+                    case "vmc-send": return VmcProbe.Run(args[1], int.Parse(args[2]));
+                    case "mocap": return MocapProbe.Run(args[1], args[2]);
+                    default:
+                        Console.Error.WriteLine(Usage);
+                        return 2;
+                }
+            }
+            catch (Exception e)
+            {
+                new JsonLine("failed").Add("error", e.GetType().Name + ": " + e.Message).Print();
+                Console.Error.WriteLine(e);
+                return 1;
+            }
+            finally
+            {
+                watchdog.Dispose();
+            }
+        }
+    }
+}
