@@ -10,6 +10,7 @@ Configured in the server config's ``[mocap]`` table::
     live_link_face_port = 11111       # iPhone Live Link Face
     move_live = "127.0.0.1:54321"     # Move Live gRPC server
     vmc_out = ["127.0.0.1:39540"]     # every performer's pose, sent on as VMC
+    webcam = 0                        # markerless body capture: camera index, or a video file path
 
 Poses from these sources are relayed as MOCAP to every engine of ``session``
 that asked for mocap (see ``MocapRelay``); poses of every performer (engines'
@@ -46,11 +47,12 @@ class MocapConfig:
     live_link_face_port: int | None = None
     move_live: str | None = None
     vmc_out: list[str] = field(default_factory=list)
+    webcam: int | str | None = None  # camera index or video file: markerless body capture
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.xsens_port, self.vmc_port, self.live_link_face_port, self.move_live)) \
-            or bool(self.vmc_out)
+        sources = (self.xsens_port, self.vmc_port, self.live_link_face_port, self.move_live, self.webcam)
+        return any(v is not None for v in sources) or bool(self.vmc_out)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], where: str) -> MocapConfig:
@@ -60,6 +62,8 @@ class MocapConfig:
                 raise MocapConfigError(f"{where}: unknown key mocap.{key} (allowed: {', '.join(cls.__dataclass_fields__)})")
             if key.endswith("_port") and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535):
                 raise MocapConfigError(f"{where}: mocap.{key} = {value!r} must be a UDP port 0..65535")
+            if key == "webcam" and (isinstance(value, bool) or not isinstance(value, (int, str))):
+                raise MocapConfigError(f"{where}: mocap.webcam must be a camera index or a video file path")
             if key in ("session", "host", "move_live") and not isinstance(value, str):
                 raise MocapConfigError(f"{where}: mocap.{key} must be a string")
             if key == "vmc_out":
@@ -140,6 +144,10 @@ def open_sources(cfg: MocapConfig) -> list[MocapSource]:
         from mocap.move_live import MoveLiveSource
 
         sources.append(MoveLiveSource(cfg.move_live))
+    if cfg.webcam is not None:
+        from mocap.markerless.webcam_source import WebcamPoseSource
+
+        sources.append(WebcamPoseSource(cfg.webcam, performer_id="webcam", pace=isinstance(cfg.webcam, str)))
     return sources
 
 

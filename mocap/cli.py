@@ -83,6 +83,37 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_webcam(args: argparse.Namespace) -> int:
+    from mocap.markerless.webcam_source import WebcamPoseSource
+
+    camera: int | str = args.video if args.video else args.camera
+    try:
+        source = WebcamPoseSource(camera, performer_id=args.performer, mirror=args.mirror, pace=bool(args.video),
+                                  loop=args.loop)
+    except (OSError, ValueError) as exc:
+        print(f"mocap webcam: {exc}", file=sys.stderr)
+        return 2
+    sender = None
+    if args.to:
+        from mocap.vmc import VmcPerformerSender
+
+        sender = VmcPerformerSender(*parse_vmc_url(args.to))
+        source.add_listener(sender.send_pose)
+    source.start()
+    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(1.0)
+            print(format_performer_table([source], time.time_ns()), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.stop()
+        if sender is not None:
+            sender.close()
+    return 0
+
+
 def parse_vmc_url(url: str) -> tuple[str, int]:
     """``vmc://host:port`` -> (host, port); raises ValueError naming what is wrong."""
     parsed = urlparse(url)
@@ -157,7 +188,7 @@ def _add_source_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_subcommands(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``mocap`` with listen/play/record to an argparse subparsers object; returns its parser."""
+    """Add ``mocap`` with listen/play/webcam/record to an argparse subparsers object; returns its parser."""
     mocap = subparsers.add_parser("mocap", help="motion capture sources, BVH playback and recording")
     commands = mocap.add_subparsers(dest="mocap_command", required=True)
 
@@ -172,6 +203,16 @@ def add_subcommands(subparsers: Any) -> argparse.ArgumentParser:
     play.add_argument("--speed", type=float, default=1.0)
     play.add_argument("--units-per-m", type=float, default=100.0, help="BVH length units per metre (100 = cm)")
     play.set_defaults(func=_cmd_play)
+
+    webcam = commands.add_parser("webcam", help="markerless body capture from a webcam or a video file")
+    webcam.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
+    webcam.add_argument("--video", help="read this video file instead of a camera (paced at its frame rate)")
+    webcam.add_argument("--loop", action="store_true", help="loop the video file")
+    webcam.add_argument("--mirror", action="store_true", help="mirror the picture (selfie view)")
+    webcam.add_argument("--performer", default="webcam", help="performer id")
+    webcam.add_argument("--to", metavar="vmc://HOST:PORT", help="also send the poses as VMC")
+    webcam.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
+    webcam.set_defaults(func=_cmd_webcam)
 
     record = commands.add_parser("record", help="record one performer to BVH")
     record.add_argument("--bvh", required=True, metavar="FILE")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mocap import quaternion as quat
+from mocap.markerless import rotation_math as rm
 from mocap.markerless.bone_solver import BodySolver, SolverSettings
 from mocap.markerless.confidence_hold import ConfidenceHold, HoldSettings
 from mocap.markerless.landmarks import (
@@ -98,15 +99,14 @@ class MarkerlessBodyTracker:
         rest = forward_kinematics(
             HumanoidPose("rest", 0, np.zeros(3), quat.identity(), {}), self.offsets_m
         )
-        hips_height = -float(rest["LeftFoot"][0][1])
-        ankle_height = 0.0
-        toe_height = float(rest["LeftToes"][0][1] - rest["LeftFoot"][0][1])
+        foot_y, toe_y = float(rest["LeftFoot"][0][1]), float(rest["LeftToes"][0][1])
+        floor_y = min(foot_y, toe_y)  # the rest pose stands on its lowest foot point
         self.root = RootMotionSolver(
             self.settings.root,
             avatar_leg_length_m=_avatar_leg_length(self.offsets_m),
-            ankle_height_m=ankle_height + (-toe_height if toe_height < 0 else 0.0),
-            toe_height_m=0.0,
-            start_hips_height_m=hips_height + (-toe_height if toe_height < 0 else 0.0),
+            ankle_height_m=foot_y - floor_y,
+            toe_height_m=toe_y - floor_y,
+            start_hips_height_m=-floor_y,
         )
         self._landmark_filter = OneEuroFilter(self.settings.landmark_smoothing) if self.settings.landmark_smoothing else None
         self._root_filter = OneEuroFilter(self.settings.root_smoothing) if self.settings.root_smoothing else None
@@ -119,6 +119,16 @@ class MarkerlessBodyTracker:
         for f in (self._landmark_filter, self._root_filter):
             if f is not None:
                 f.reset()
+
+    def _foot_relative(self, local_rotations: dict[str, np.ndarray], side: str) -> tuple[np.ndarray, np.ndarray]:
+        """Ankle and toe positions relative to the hips (forward kinematics of one leg chain)."""
+        position = np.zeros(3)
+        rotation = local_rotations.get("Hips", quat.IDENTITY)
+        for bone in (f"{side}UpperLeg", f"{side}LowerLeg", f"{side}Foot"):
+            position = position + rm.rotate(rotation, self.offsets_m[bone])
+            rotation = rm.mul(rotation, local_rotations.get(bone, quat.IDENTITY))
+        toe = position + rm.rotate(rotation, self.offsets_m[f"{side}Toes"])
+        return position, toe
 
     def update(
         self,
@@ -150,9 +160,7 @@ class MarkerlessBodyTracker:
                     min(smoothed.visibility[POSE[f"{s}_{n}"]] for n in ("knee", "ankle", "heel", "foot_index"))
                     >= self.settings.root.min_visibility
                 )
-        local_pose = HumanoidPose(self.performer_id, stamp, np.zeros(3), quat.identity(), solved.local_rotations)
-        world = forward_kinematics(local_pose, self.offsets_m)
-        feet_relative = {side: (world[f"{side}Foot"][0], world[f"{side}Toes"][0]) for side in ("Left", "Right")}
+        feet_relative = {side: self._foot_relative(solved.local_rotations, side) for side in ("Left", "Right")}
         root = self.root.update(t_s, camera, feet_relative, feet_seen)
 
         pose = HumanoidPose(

@@ -31,11 +31,13 @@ parent, so a held parent never bends a child that is seen.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mocap import quaternion as quat
+from mocap.markerless import rotation_math as rm
 from mocap.markerless.confidence_hold import ConfidenceHold
 from mocap.markerless.landmarks import (
     FINGER_LANDMARKS,
@@ -49,6 +51,9 @@ from mocap.markerless.landmarks import (
 from mocap.skeleton import FINGER_NAMES, FINGER_PHALANGES, t_pose
 
 _EPS = 1e-9
+
+Emit = Callable[[str, np.ndarray, "np.ndarray | None", float], np.ndarray]
+"""``emit(bone, parent_world, solved_world_or_None, confidence) -> output world rotation``."""
 
 TORSO_BONES = ("Spine", "Chest", "UpperChest")
 HEAD_BONES = ("Neck", "Head")
@@ -89,16 +94,17 @@ class SolvedBody:
 
 def frame_matrix(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray | None:
     """Columns: ``primary`` normalised, ``secondary`` made perpendicular, their cross product; None if degenerate."""
-    p_norm = float(np.linalg.norm(primary))
+    p_norm = rm.norm3(primary)
     if p_norm < _EPS:
         return None
-    a = primary / p_norm
-    b = secondary - float(np.dot(secondary, a)) * a
-    b_norm = float(np.linalg.norm(b))
-    if b_norm < 1e-6 * max(1.0, float(np.linalg.norm(secondary))) or b_norm < _EPS:
+    a = np.asarray(primary, dtype=np.float64) / p_norm
+    secondary = np.asarray(secondary, dtype=np.float64)
+    b = secondary - float(secondary @ a) * a
+    b_norm = rm.norm3(b)
+    if b_norm < 1e-6 * max(1.0, rm.norm3(secondary)) or b_norm < _EPS:
         return None
     b = b / b_norm
-    return np.column_stack([a, b, np.cross(a, b)])
+    return np.column_stack([a, b, rm.cross(a, b)])
 
 
 def rotation_between_frames(observed: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -108,23 +114,16 @@ def rotation_between_frames(observed: np.ndarray, reference: np.ndarray) -> np.n
 
 def swing_rotation(from_direction: np.ndarray, to_direction: np.ndarray) -> np.ndarray:
     """The shortest rotation turning ``from_direction`` onto ``to_direction`` (no twist about either)."""
-    a = from_direction / max(float(np.linalg.norm(from_direction)), _EPS)
-    b = to_direction / max(float(np.linalg.norm(to_direction)), _EPS)
-    dot = float(np.clip(np.dot(a, b), -1.0, 1.0))
+    a = np.asarray(from_direction, dtype=np.float64) / max(rm.norm3(from_direction), _EPS)
+    b = np.asarray(to_direction, dtype=np.float64) / max(rm.norm3(to_direction), _EPS)
+    dot = min(1.0, max(-1.0, float(a @ b)))
     if dot < -1.0 + 1e-9:  # opposite: any perpendicular axis
-        axis = np.cross(a, [1.0, 0.0, 0.0])
-        if np.linalg.norm(axis) < 1e-6:
-            axis = np.cross(a, [0.0, 1.0, 0.0])
-        return quat.from_axis_angle(axis, math.pi)
-    q = np.concatenate([np.cross(a, b), [1.0 + dot]])
-    return quat.normalise(q)
-
-
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na < _EPS or nb < _EPS:
-        return 0.0
-    return math.degrees(math.acos(float(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))))
+        axis = rm.cross(a, [1.0, 0.0, 0.0])
+        if rm.norm3(axis) < 1e-6:
+            axis = rm.cross(a, [0.0, 1.0, 0.0])
+        return rm.axis_angle(axis, math.pi)
+    c = rm.cross(a, b)
+    return rm.normalise([c[0], c[1], c[2], 1.0 + dot])
 
 
 def _smoothstep(x: float) -> float:
@@ -208,11 +207,11 @@ class BodySolver:
             return 0.0 if vis is None else float(min(vis[POSE[n]] for n in names))
 
         def emit(bone: str, parent_world: np.ndarray, world: np.ndarray | None, confidence: float) -> np.ndarray:
-            local = None if world is None else quat.normalise(quat.multiply(quat.conjugate(parent_world), world))
+            local = None if world is None else rm.normalise(rm.mul(rm.conj(parent_world), world))
             local, reported = hold.update(bone, local, confidence, t_s)
             out.local_rotations[bone] = local
             out.confidence[bone] = reported
-            world_out = quat.normalise(quat.multiply(parent_world, local))
+            world_out = rm.normalise(rm.mul(parent_world, local))
             out.world_rotations[bone] = world_out
             return world_out
 
@@ -232,10 +231,10 @@ class BodySolver:
         torso_conf = conf("left_shoulder", "right_shoulder")
         part = None
         if chest_world is not None:
-            part = quat.slerp(identity, quat.multiply(quat.conjugate(hips_out), chest_world), 1.0 / 3.0)
+            part = rm.slerp(identity, rm.mul(rm.conj(hips_out), chest_world), 1.0 / 3.0)
         parent = hips_out
         for bone in TORSO_BONES:
-            parent = emit(bone, parent, None if part is None else quat.multiply(parent, part), torso_conf)
+            parent = emit(bone, parent, None if part is None else rm.mul(parent, part), torso_conf)
         chest_out = parent
 
         # Neck and head
@@ -246,8 +245,8 @@ class BodySolver:
         head_conf = 0.0 if vis is None else float(np.median(vis[[POSE[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]]))
         neck_world = None
         if head_world is not None:
-            turn = quat.multiply(quat.conjugate(chest_out), head_world)
-            neck_world = quat.multiply(chest_out, quat.slerp(identity, turn, 1.0 - self.settings.head_share))
+            turn = rm.mul(rm.conj(chest_out), head_world)
+            neck_world = rm.mul(chest_out, rm.slerp(identity, turn, 1.0 - self.settings.head_share))
         neck_out = emit("Neck", chest_out, neck_world, head_conf)
         emit("Head", neck_out, head_world, head_conf)
 
@@ -255,7 +254,7 @@ class BodySolver:
             s = side.lower()
             shoulder_out = emit(f"{side}Shoulder", chest_out, chest_out, torso_conf)
             self._solve_limb(
-                out, emit, p, conf, side, shoulder_out,
+                emit, p, conf, side, shoulder_out,
                 ("UpperArm", "LowerArm"), (f"{s}_shoulder", f"{s}_elbow", f"{s}_wrist"),
                 _ELBOW_HINGE[side], allow_backwards=True,
             )  # fmt: skip
@@ -276,12 +275,12 @@ class BodySolver:
                     hand_world = rotation_between_frames(frame, ref)
             hand_out = emit(f"{side}Hand", lower_arm_out, hand_world, hand_conf)
             if solve_fingers:
-                self._solve_fingers(out, emit, side, hand, hand_out)
+                self._solve_fingers(emit, side, hand, hand_out)
 
         for side in SIDES:
             s = side.lower()
             self._solve_limb(
-                out, emit, p, conf, side, hips_out,
+                emit, p, conf, side, hips_out,
                 ("UpperLeg", "LowerLeg"), (f"{s}_hip", f"{s}_knee", f"{s}_ankle"),
                 _KNEE_HINGE, allow_backwards=False,
             )  # fmt: skip
@@ -296,7 +295,19 @@ class BodySolver:
             emit(f"{side}Toes", foot_out, foot_out, foot_conf)
         return out
 
-    def _solve_limb(self, out, emit, p, conf, side, parent_world, bones, names, ref_hinge, allow_backwards) -> None:  # type: ignore[no-untyped-def]
+    def _solve_limb(
+        self,
+        emit: Emit,
+        p: np.ndarray | None,
+        conf: Callable[..., float],
+        side: str,
+        parent_world: np.ndarray,
+        bones: tuple[str, str],
+        names: tuple[str, str, str],
+        ref_hinge: np.ndarray,
+        allow_backwards: bool,
+    ) -> None:
+        """Upper and lower segment of an arm or a leg (see module doc)."""
         upper_bone, lower_bone = (f"{side}{bones[0]}", f"{side}{bones[1]}")
         a_name, b_name, c_name = names
         ref_upper = self._ref[POSE[b_name]] - self._ref[POSE[a_name]]
@@ -310,36 +321,36 @@ class BodySolver:
             upper = p[POSE[b_name]] - p[POSE[a_name]]
             lower = p[POSE[c_name]] - p[POSE[b_name]]
             s = self.settings
-            bend = _angle_deg(upper, lower)
+            bend = rm.angle_deg(upper, lower)
             weight = _smoothstep((bend - s.min_bend_deg) / (s.full_bend_deg - s.min_bend_deg))
             if lower_conf < 0.5:  # an unseen wrist or ankle says nothing about the twist
                 weight = 0.0
-            swing = quat.multiply(swing_rotation(quat.rotate_vector(parent_world, ref_upper), upper), parent_world)
+            swing = rm.mul(swing_rotation(rm.rotate(parent_world, ref_upper), upper), parent_world)
             upper_world = swing
             if weight > 0.0:
-                hinge = np.cross(upper, lower)
+                hinge = rm.cross(upper, lower)
                 observed = frame_matrix(upper, hinge)
                 reference = frame_matrix(ref_upper, ref_hinge)
                 if observed is not None and reference is not None:
                     hinged = rotation_between_frames(observed, reference)
-                    if not allow_backwards and float(np.dot(quat.rotate_vector(swing, ref_hinge), hinge)) < 0.0:
+                    if not allow_backwards and float(rm.rotate(swing, ref_hinge) @ hinge) < 0.0:
                         weight = 0.0
                     else:
-                        upper_world = quat.slerp(swing, hinged, weight)
+                        upper_world = rm.slerp(swing, hinged, weight)
                 else:
                     weight = 0.0
         upper_out = emit(upper_bone, parent_world, upper_world, upper_conf)
         if p is not None:
             lower = p[POSE[c_name]] - p[POSE[b_name]]
-            lower_world = quat.multiply(swing_rotation(quat.rotate_vector(upper_out, ref_lower), lower), upper_out)
+            lower_world = rm.mul(swing_rotation(rm.rotate(upper_out, ref_lower), lower), upper_out)
             if weight > 0.0 and hinge is not None:
                 observed = frame_matrix(lower, hinge)
                 reference = frame_matrix(ref_lower, ref_hinge)
                 if observed is not None and reference is not None:
-                    lower_world = quat.slerp(lower_world, rotation_between_frames(observed, reference), weight)
+                    lower_world = rm.slerp(lower_world, rotation_between_frames(observed, reference), weight)
         emit(lower_bone, upper_out, lower_world, lower_conf)
 
-    def _solve_fingers(self, out, emit, side: str, hand: HandLandmarks | None, hand_out: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    def _solve_fingers(self, emit: Emit, side: str, hand: HandLandmarks | None, hand_out: np.ndarray) -> None:
         ref = self._ref_hand[side]
         for finger in FINGER_NAMES:
             indices = FINGER_LANDMARKS[finger]
@@ -351,6 +362,6 @@ class BodySolver:
                 if hand is not None:
                     observed = hand.world_m[end] - hand.world_m[start]
                     reference = ref[end] - ref[start]
-                    world = quat.multiply(swing_rotation(quat.rotate_vector(parent, reference), observed), parent)
+                    world = rm.mul(swing_rotation(rm.rotate(parent, reference), observed), parent)
                     confidence = float(hand.score)
                 parent = emit(bone, parent, world, confidence)
