@@ -40,6 +40,7 @@ from bridge.protocol.messages import (
 from bridge.protocol.session_messages import StateChange
 from bridge.protocol.planes import Plane
 from bridge.mocap_wire_check import check_mocap_message
+from mocap.pose_wire import pose_from_wire
 from bridge.rate_limited_log import RateLimitedLog
 from bridge.security import CurveGuard, SecurityConfigError, check_endpoints
 from bridge.server_config import ServerConfig, ServerConfigError
@@ -544,8 +545,7 @@ class BridgeServer:
 
     def _on_mocap(self, rid: bytes, session: EngineSession | None, msg: Mocap) -> None:
         session = self._require_ready(session, "MOCAP")
-        pose = check_mocap_message(msg)
-        performer = pose.performer_id
+        performer, t_ns = check_mocap_message(msg)
         owner = self.mocap_relay.performers.get(performer)
         if (owner is not None and owner.source != session.engine_id and owner.session == session.hello.session
                 and time.monotonic_ns() - owner.last_ns < _PERFORMER_TAKEOVER_NS):
@@ -554,10 +554,10 @@ class BridgeServer:
                 f"performer {performer!r} is being sent by {owner.source}; give each performer a unique id",
                 kind="MOCAP",
             )
-        self.mocap_relay.publish(session.hello.session, rid, performer, serialize_message(msg), pose.timestamp_ns,
+        self.mocap_relay.publish(session.hello.session, rid, performer, serialize_message(msg), t_ns,
                                  source=session.engine_id)
         if self._mocap_hub is not None:
-            self._mocap_hub.forward(pose)
+            self._mocap_hub.forward(pose_from_wire(msg.fields, msg.parts[0]))  # VMC out needs the pose itself
 
     def publish_mocap(self, session: str, msg: Mocap, source: str) -> None:
         """From any thread: relay a pose made inside the server (a mocap source) to the session's engines."""

@@ -47,6 +47,7 @@ one. Reading in C#: ``MemoryMarshal.Cast<byte, float>(part)`` on a little-endian
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any
 
@@ -121,8 +122,32 @@ def _str_list(fields: Mapping[str, Any], key: str, required: bool) -> list[str]:
     return list(value)
 
 
-def pose_from_wire(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview) -> HumanoidPose:
-    """Inverse of `pose_to_wire`; raises `PoseWireError` naming the bad field or the size mismatch."""
+def check_pose_wire(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview) -> tuple[str, int]:
+    """Every check of `pose_from_wire` without building the pose (what a relay needs): (performer, t_ns)."""
+    checked = _checked(fields, payload)
+    rotations = checked.values[: 4 * len(checked.bones)].reshape(-1, 4)
+    norms = np.einsum("ij,ij->i", rotations, rotations)
+    if np.any(norms < 1e-12):
+        raise PoseWireError(f"MOCAP rotation of {checked.bones[int(np.argmin(norms))]!r} has zero length")
+    if sum(float(v) * float(v) for v in checked.root[3:]) < 1e-12:
+        raise PoseWireError("MOCAP.root rotation has zero length")
+    return checked.performer, checked.t_ns
+
+
+@dataclass
+class _Checked:
+    performer: str
+    t_ns: int
+    source: str
+    root: Any
+    bones: list[str]
+    positions: list[str]
+    blend_names: list[str]
+    with_confidence: bool
+    values: np.ndarray
+
+
+def _checked(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview) -> _Checked:
     performer = fields.get("performer")
     if not isinstance(performer, str) or not performer:
         raise PoseWireError(f"MOCAP.performer must be a non-empty str, got {performer!r}")
@@ -167,6 +192,15 @@ def pose_from_wire(fields: Mapping[str, Any], payload: bytes | bytearray | memor
     values = np.frombuffer(payload, dtype=_F32_LE, count=value_count).astype(np.float64)
     if not np.all(np.isfinite(values)):
         raise PoseWireError("MOCAP pose part holds non-finite values")
+    return _Checked(performer, t_ns, source, root, bones, positions, blend_names, with_confidence, values)
+
+
+def pose_from_wire(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview) -> HumanoidPose:
+    """Inverse of `pose_to_wire`; raises `PoseWireError` naming the bad field or the size mismatch."""
+    c = _checked(fields, payload)
+    performer, t_ns, source, root, values = c.performer, c.t_ns, c.source, c.root, c.values
+    bones, positions, blend_names, with_confidence = c.bones, c.positions, c.blend_names, c.with_confidence
+    bone_count, position_count, blend_count = len(bones), len(positions), len(blend_names)
     rotations = values[: 4 * bone_count].reshape(-1, 4)
     norms = np.linalg.norm(rotations, axis=1)
     if np.any(norms < 1e-6):
