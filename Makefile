@@ -4,7 +4,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := dev,mocap,face
+EXTRAS := dev,mocap,face,diffusion
+# never reach a model hub: every model is local
+export HF_HUB_OFFLINE := 1
 
 .PHONY: demo test test-unit test-integration bench bench-transport bench-pipeline doctor serve clean
 

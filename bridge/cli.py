@@ -147,6 +147,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                       f"{r.ratio:>6.2f} {r.bridge_rtt_ms_p99:>11.3f} {r.raw_rtt_ms_p99:>8.3f} "
                       f"{r.threaded_rtt_ms_p50:>13.3f} {r.threaded_ratio:>6.2f}")
         return 0
+    if args.what == "diffusion":
+        from bridge.bench.diffusion import main as diffusion_main
+
+        return diffusion_main(["--json"] if args.json else [])
     if args.what == "face":
         from bridge.bench.face import main as face_main
 
@@ -237,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_doctor)
 
     p = sub.add_parser("bench", help="benchmarks (each prints figures measured side by side)")
-    p.add_argument("what", choices=["transport", "pipeline", "mocap", "face"])
+    p.add_argument("what", choices=["transport", "pipeline", "mocap", "face", "diffusion"])
     p.add_argument("--json", action="store_true")
     p.add_argument("--seconds", type=float, default=None, help="time budget per measurement")
     p.add_argument("--sizes", nargs="*", help="transport: sizes like 512x512")
@@ -251,9 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="e.g. server, or an engine's name")
     p.set_defaults(func=_cmd_keys)
 
+    from bridge.model_tools import add_subcommands as add_model_subcommands
     from mocap.cli import add_subcommands as add_mocap_subcommands
 
     add_mocap_subcommands(sub)
+    add_model_subcommands(sub)
 
     p = sub.add_parser("pipelines", help="list built-in pipelines (and every stage parameter with --params)")
     p.add_argument("--params", action="store_true")
@@ -264,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "seconds", "unset") is None:
-        args.seconds = {"transport": 4.0, "pipeline": 10.0, "mocap": 5.0, "face": 0.0}[args.what]
+        args.seconds = {"transport": 4.0, "pipeline": 10.0, "mocap": 5.0, "face": 0.0, "diffusion": 0.0}[args.what]
     return int(args.func(args) or 0)
 
 

@@ -142,6 +142,7 @@ STAGE_TYPES: dict[str, str] = {
     "cadence": "bridge.stages.cadence:CadenceStage",
     "composite": "bridge.stages.composite:CompositeStage",
     "face_swap": "bridge.stages.face_swap:FaceSwapStage",
+    "diffusion": "bridge.stages.diffusion:DiffusionStage",
 }
 
 
