@@ -51,7 +51,7 @@ def _iterations_for(width: int, height: int, budget_s: float) -> int:
 
 def run_transport_bench(sizes=DEFAULT_SIZES, budget_s_per_size: float = 4.0, warmup: int = 20) -> list[TransportResult]:
     with BenchServerProcess() as endpoints:
-        return _measure(endpoints["bridge"], endpoints["raw"], sizes, budget_s_per_size, warmup)
+        return measure_round_trips(endpoints["bridge"], endpoints["raw"], sizes, budget_s_per_size, warmup)
 
 
 def _bridge_round_trip(client: BridgeClient, index: int, color: np.ndarray, stream: int) -> None:
@@ -64,7 +64,7 @@ def _bridge_round_trip(client: BridgeClient, index: int, color: np.ndarray, stre
             return
 
 
-def _measure(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s_per_size: float,
+def measure_round_trips(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s_per_size: float,
              warmup: int) -> list[TransportResult]:
     ctx = zmq.Context()
     raw = ctx.socket(zmq.DEALER)

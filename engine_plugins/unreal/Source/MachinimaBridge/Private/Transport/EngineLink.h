@@ -1,0 +1,158 @@
+// The engine side of the bridge on a worker thread: connect, HELLO, heartbeats, reconnect with
+// backoff, latest-frame-wins sending, controls that survive reconnects, clean shutdown.
+//
+// Plain C++17 over cppzmq.  The owner runs run() on a thread of its choice (FRunnable in Unreal,
+// std::thread in the tests) and calls requestStop() + joins to end it; every other public
+// method may be called from any thread.  Callbacks run on the worker thread and must not block
+// (hand work to another thread: the Unreal subsystem queues to the game thread).
+//
+// No call blocks on the network: producers enqueue and wake the worker through an inproc
+// socket, and the worker's poll waits on the server socket and that wake socket together.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "Transport/ZmqInclude.h"
+
+#include "Protocol/Messages.h"
+#include "Transport/BridgeSocket.h"
+#include "Transport/EngineSession.h"
+
+namespace mbridge {
+namespace transport {
+
+enum class LinkState { Idle, Connecting, Connected, Stopped };
+const char* linkStateName(LinkState state);
+
+enum class LinkLogLevel { Verbose, Info, Warning, Error };
+
+struct LinkOptions {
+    int reconnect_delay_ms = 1000;       // first retry; doubles per failure up to the max
+    int max_reconnect_delay_ms = 10000;
+    int welcome_timeout_ms = 30000;      // pipelines may load models before WELCOME
+    int max_poll_ms = 50;                // upper bound of one wait of the loop
+    int bye_linger_ms = 200;             // at shutdown: time ZeroMQ gets to deliver the BYE
+};
+
+// Called on the worker thread.
+struct LinkCallbacks {
+    std::function<void(const protocol::Welcome&)> on_connected;
+    std::function<void(const std::string& reason)> on_disconnected;
+    std::function<void(std::shared_ptr<const ReceivedMessage>)> on_result;  // holds a protocol::Result
+    std::function<void(const protocol::ControlAck&)> on_control_ack;
+    std::function<void(const protocol::Stats&)> on_stats;
+    std::function<void(const protocol::Error&)> on_error;
+    std::function<void(std::shared_ptr<const ReceivedMessage>)> on_mocap;  // holds a protocol::Mocap
+    std::function<void(const protocol::SessionEvent&)> on_session_event;    // capability "session"
+    std::function<void(const protocol::StateChange&)> on_state_change;      // capability "session"
+    std::function<void(LinkLogLevel, const std::string&)> on_log;
+};
+
+struct LinkCounters {
+    uint64_t frames_submitted = 0;
+    uint64_t frames_sent = 0;
+    uint64_t frames_replaced = 0;  // a newer frame of the stream arrived before this one was sent
+    uint64_t frames_skipped = 0;   // send queue full, or not connected
+    uint64_t results = 0;
+    uint64_t server_dropped = 0;   // sum of RESULT.dropped
+    uint64_t errors = 0;
+    uint64_t connects = 0;
+    uint64_t disconnects = 0;
+    double rtt_ms_last = 0.0;      // RESULT arrival - t_capture_ns
+    double rtt_ms_p50 = 0.0;       // over the last 256 RESULTs
+    double rtt_ms_p95 = 0.0;
+};
+
+class EngineLink {
+public:
+    EngineLink(SessionConfig config, LinkOptions options, LinkCallbacks callbacks);
+    ~EngineLink();
+    EngineLink(const EngineLink&) = delete;
+    EngineLink& operator=(const EngineLink&) = delete;
+
+    // Worker thread body; returns after requestStop(), having said BYE to the server.
+    void run();
+    void requestStop();
+
+    // Queues a FRAME; a newer frame of the same stream replaces one not yet sent.  `keep_alive`
+    // owns the plane bytes (they are sent without copying).  Frames are sent only while
+    // Connected; others are skipped (counted).
+    void submitFrame(protocol::Frame frame, std::shared_ptr<const void> keep_alive);
+    // Queues a CONTROL and returns its request id (the CONTROL_ACK carries it).  The values are
+    // remembered per (stream, stage) and sent again after every reconnect, since a new session
+    // starts from the pipeline's configured values.
+    uint64_t submitControl(uint16_t stream, std::string stage, protocol::MsgpackValue params,
+                           std::optional<double> glide_ms = std::nullopt);
+    void requestStats();
+    // Declares a new set of streams: the worker says BYE and starts a new session with them.
+    void setStreams(std::vector<protocol::StreamDeclaration> streams);
+
+    LinkState state() const { return state_.load(); }
+    LinkCounters counters() const;
+    std::optional<protocol::Welcome> welcome() const;
+
+private:
+    struct PendingFrame {
+        protocol::Frame frame;
+        std::shared_ptr<const void> keep_alive;
+    };
+    struct PendingControl {
+        protocol::Control control;
+        bool replay = false;  // sent again after a reconnect
+    };
+
+    void wake();
+    void log(LinkLogLevel level, const std::string& message);
+    void step(int64_t now_ns);
+    void startSession(int64_t now_ns);
+    void endSession(const std::string& reason, bool send_bye, bool notify);
+    void scheduleRetry(int64_t now_ns);
+    void sendFrames();
+    void sendControls();
+    void replayControlState();
+    void dispatch(ReceivedMessage&& message);
+    void drainWake();
+    void drainMessages();
+    int pollTimeoutMs(int64_t now_ns) const;
+    void recordRtt(double rtt_ms);
+
+    SessionConfig config_;
+    LinkOptions options_;
+    LinkCallbacks callbacks_;
+
+    zmq::context_t context_;
+    zmq::socket_t wake_pull_;  // worker side
+    zmq::socket_t wake_push_;  // producer side, guarded by wake_mutex_
+    std::mutex wake_mutex_;
+    std::unique_ptr<EngineSession> session_;  // worker thread only
+
+    std::atomic<LinkState> state_{LinkState::Idle};
+    std::atomic<bool> stop_requested_{false};
+    int64_t next_attempt_ns_ = 0;
+    int64_t welcome_deadline_ns_ = 0;
+    int retry_delay_ms_ = 0;
+
+    mutable std::mutex mutex_;  // guards everything below
+    std::map<uint16_t, PendingFrame> frames_;
+    std::vector<PendingControl> controls_;
+    std::map<std::pair<uint16_t, std::string>, protocol::MsgpackValue> control_state_;
+    std::map<uint64_t, std::pair<uint16_t, std::string>> control_targets_;
+    std::optional<std::vector<protocol::StreamDeclaration>> new_streams_;
+    bool stats_requested_ = false;
+    uint64_t next_request_id_ = 1;
+    LinkCounters counters_;
+    std::vector<double> rtt_ring_ms_;
+    size_t rtt_next_ = 0;
+    std::optional<protocol::Welcome> welcome_;
+};
+
+}  // namespace transport
+}  // namespace mbridge

@@ -1,0 +1,133 @@
+// The engine's connection to the bridge server, one per game instance.
+//
+// Owns the worker thread (FBridgeWorker around the plain C++ EngineLink: connect, HELLO,
+// heartbeats, reconnect, BYE on shutdown).  Capture components register their streams here
+// (a change starts a new session with a new HELLO), submit FRAMEs from the render thread, and
+// result components take the newest RESULT per stream on the game thread.  Events of the worker
+// thread (connected, disconnected, CONTROL_ACK, ERROR, STATS) fire as Blueprint delegates on the
+// game thread in Tick.
+#pragma once
+
+#include "CoreMinimal.h"
+#include "BridgeResultFrame.h"
+#include "MachinimaBridgeTypes.h"
+#include "Subsystems/GameInstanceSubsystem.h"
+#include "Tickable.h"
+
+#include <memory>
+
+#include "BridgeConnectionSubsystem.generated.h"
+
+class FBridgeWorker;
+class FBridgeLiveLinkSource;
+
+namespace mbridge
+{
+namespace protocol
+{
+struct Frame;
+}
+}
+
+UCLASS()
+class MACHINIMABRIDGE_API UBridgeConnectionSubsystem : public UGameInstanceSubsystem, public FTickableGameObject
+{
+	GENERATED_BODY()
+
+public:
+	// USubsystem
+	virtual void Initialize(FSubsystemCollectionBase& Collection) override;
+	virtual void Deinitialize() override;
+
+	// FTickableGameObject
+	virtual void Tick(float DeltaTime) override;
+	virtual TStatId GetStatId() const override;
+	virtual ETickableTickType GetTickableTickType() const override;
+	virtual bool IsTickableWhenPaused() const override { return true; }
+	virtual bool IsTickableInEditor() const override { return false; }
+
+	/** Connects to the endpoint in the project settings (Project Settings > Plugins > Machinima Bridge). */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge")
+	void Connect();
+
+	/** Connects to another endpoint (tcp://HOST:PORT). A running connection is closed first (BYE). */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge")
+	void ConnectTo(const FString& Endpoint);
+
+	/** Says BYE and stops the worker thread. Returns within the BYE linger (0.2 s). */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge")
+	void Disconnect();
+
+	UFUNCTION(BlueprintPure, Category = "Machinima Bridge")
+	EBridgeConnectionState GetConnectionState() const;
+
+	UFUNCTION(BlueprintPure, Category = "Machinima Bridge")
+	FBridgeLinkStats GetLinkStats() const;
+
+	/** Declares a stream (or replaces the one with the same id). Starts a new session (new HELLO) when connected. */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge")
+	bool RegisterStream(const FBridgeStreamSettings& Stream);
+
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge")
+	void UnregisterStream(int32 StreamId);
+
+	/**
+	 * Sends CONTROL: new values for parameters of one stage of a stream's pipeline. Returns the
+	 * request id (OnControlAck reports the outcome), or 0 when not connected. Values survive
+	 * reconnects (they are sent again after every new WELCOME). GlideMs > 0 moves numeric values
+	 * there linearly over that time.
+	 */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Control")
+	int64 SendControl(int32 StreamId, const FString& Stage, const TMap<FString, FBridgeParamValue>& Params, float GlideMs = 0.0f);
+
+	/** Asks the server for a STATS report (arrives as OnServerStats). */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge")
+	void RequestServerStats();
+
+	/** Adds a Live Link source showing the session's mocap performers as subjects (asks the server for MOCAP). */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Live Link")
+	bool AddLiveLinkSource();
+
+	UPROPERTY(BlueprintAssignable, Category = "Machinima Bridge")
+	FOnBridgeConnected OnConnected;
+
+	UPROPERTY(BlueprintAssignable, Category = "Machinima Bridge")
+	FOnBridgeDisconnected OnDisconnected;
+
+	UPROPERTY(BlueprintAssignable, Category = "Machinima Bridge")
+	FOnBridgeControlAck OnControlAck;
+
+	UPROPERTY(BlueprintAssignable, Category = "Machinima Bridge")
+	FOnBridgeError OnError;
+
+	UPROPERTY(BlueprintAssignable, Category = "Machinima Bridge")
+	FOnBridgeServerStats OnServerStats;
+
+	// C++ only --------------------------------------------------------------------------------
+
+	/** Any thread (the capture component calls it from the render thread). Dropped when not connected. */
+	void SubmitFrame_AnyThread(mbridge::protocol::Frame&& Frame, std::shared_ptr<const void> KeepAlive);
+
+	/** Game thread: the newest RESULT of a stream since the last call, if any. */
+	bool TakeLatestResult(int32 StreamId, FBridgeResultFramePtr& OutFrame);
+
+	/** Any thread. */
+	TSharedPtr<FBridgeWorker, ESPMode::ThreadSafe> GetWorker() const { return Worker; }
+
+	/** The declared settings of a stream (false when not registered). */
+	bool GetStream(int32 StreamId, FBridgeStreamSettings& OutStream) const;
+
+	static UBridgeConnectionSubsystem* Get(const UObject* WorldContextObject);
+
+private:
+	void StartWorker(const FString& Endpoint);
+	void StopWorker();
+	void PushStreamsToWorker();
+	void DispatchEvents();
+
+	TSharedPtr<FBridgeWorker, ESPMode::ThreadSafe> Worker;
+	TMap<int32, FBridgeStreamSettings> Streams;
+	FString CurrentEndpoint;
+	bool bWantsMocap = false;
+	TArray<TSharedPtr<FBridgeLiveLinkSource, ESPMode::ThreadSafe>> LiveLinkSources;
+};

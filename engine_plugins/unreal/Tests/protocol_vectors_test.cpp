@@ -1,0 +1,715 @@
+// The plugin's pure C++ protocol code against the golden vectors in tests/vectors/.
+//
+//   protocol_vectors_test VECTORS_DIR
+//
+// For every valid vector (tests/vectors/README.md, "What every implementation's test must do"):
+// parse the parts, compare the decoded header and the typed message's header with the JSON
+// `header` (keys, order, types, values), compare plane descriptors and SHA-256 of the plane
+// bytes, re-encode and compare every part byte for byte, and encode the JSON header to part 0.
+// For every invalid vector: parsing must fail with `error_code`.  Then unit checks of the
+// msgpack writer/reader, field errors, MOCAP pass-through and the space conversions.
+//
+// Prints one JSON summary line on stdout; failures go to stderr; exit status 1 on any failure.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "Protocol/HeaderCodec.h"
+#include "Protocol/HumanoidSkeleton.h"
+#include "Protocol/Messages.h"
+#include "Protocol/MocapPose.h"
+#include "Protocol/PlanePixels.h"
+#include "Protocol/Msgpack.h"
+#include "Protocol/SpaceConversion.h"
+#include "support/json_to_msgpack.h"
+#include "support/sha256.h"
+
+namespace fs = std::filesystem;
+using namespace mbridge::protocol;
+
+namespace {
+
+int g_checks = 0;
+int g_failures = 0;
+
+void expect(bool ok, const std::string& what) {
+    ++g_checks;
+    if (!ok) {
+        ++g_failures;
+        std::fprintf(stderr, "FAIL: %s\n", what.c_str());
+    }
+}
+
+bool readFile(const fs::path& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return false;
+    }
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    out = buf.str();
+    return true;
+}
+
+std::string hex(const std::vector<uint8_t>& bytes) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (uint8_t b : bytes) {
+        out.push_back(digits[b >> 4]);
+        out.push_back(digits[b & 0xf]);
+    }
+    return out;
+}
+
+std::vector<uint8_t> unhex(const std::string& text) {
+    std::vector<uint8_t> out;
+    for (size_t i = 0; i + 1 < text.size(); i += 2) {
+        out.push_back(static_cast<uint8_t>(std::stoul(text.substr(i, 2), nullptr, 16)));
+    }
+    return out;
+}
+
+bool loadJson(const fs::path& path, MsgpackValue& out) {
+    std::string text;
+    if (!readFile(path, text)) {
+        expect(false, "cannot read " + path.string());
+        return false;
+    }
+    std::string error;
+    mbridge::testing::JsonToMsgpack reader(text);
+    if (!reader.parse(out, error)) {
+        expect(false, path.string() + " is not JSON: " + error);
+        return false;
+    }
+    return true;
+}
+
+// Reads the parts a vector's JSON lists; the strings own the bytes the views point into.
+bool loadParts(const fs::path& folder, const MsgpackValue& meta, std::vector<std::string>& storage,
+               std::vector<ByteView>& parts) {
+    const MsgpackValue* names = meta.find("parts");
+    if (names == nullptr || !names->isArray()) {
+        expect(false, folder.string() + ": vector JSON has no parts list");
+        return false;
+    }
+    storage.resize(names->size());
+    for (size_t i = 0; i < names->size(); ++i) {
+        if (!readFile(folder / names->at(i).asString(), storage[i])) {
+            expect(false, "cannot read part " + names->at(i).asString());
+            return false;
+        }
+    }
+    for (const std::string& s : storage) {
+        parts.emplace_back(s);
+    }
+    return true;
+}
+
+const std::vector<Plane>* planesOf(const Message& message) {
+    if (const auto* frame = std::get_if<Frame>(&message)) {
+        return &frame->planes;
+    }
+    if (const auto* result = std::get_if<Result>(&message)) {
+        return &result->planes;
+    }
+    return nullptr;
+}
+
+bool near(double a, double b, double tolerance = 1e-9) { return std::fabs(a - b) < tolerance; }
+
+// The MOCAP vector's pose: decoded values equal `pose_floats`, and encoding the decoded pose
+// gives back both parts byte for byte.
+void checkGoldenPose(const std::string& name, const Mocap& mocap, const MsgpackValue& floats,
+                     const MsgpackValue& sha256, const std::vector<ByteView>& parts) {
+    expect(parts.size() == 2 && mbridge::testing::sha256Hex(parts[1].data, parts[1].size) == sha256.asString(),
+           name + ": pose part SHA-256 differs");
+    MocapPose pose;
+    ProtocolError error;
+    if (!decodeMocapPose(mocap, pose, error)) {
+        expect(false, name + ": decodeMocapPose failed: " + error.describe());
+        return;
+    }
+    std::vector<double> got;
+    for (const auto& bone : pose.bone_rotations) {
+        got.insert(got.end(), bone.second.begin(), bone.second.end());
+    }
+    for (const auto& bone : pose.bone_positions_m) {
+        got.insert(got.end(), bone.second.begin(), bone.second.end());
+    }
+    for (const auto& shape : pose.blendshapes) {
+        got.push_back(shape.second);
+    }
+    got.insert(got.end(), pose.confidences.begin(), pose.confidences.end());
+    bool same = got.size() == floats.size();
+    for (size_t i = 0; same && i < got.size(); ++i) {
+        double want = 0.0;
+        floats.at(i).toDouble(want);
+        same = near(got[i], want, 1e-6);
+    }
+    expect(same, name + ": decoded pose values differ from pose_floats");
+    std::vector<uint8_t> part;
+    const Mocap again = encodeMocapPose(pose, part);
+    expect(ByteView(encodeHeader(again.toHeader())).sameBytes(parts[0]), name + ": encodeMocapPose header differs");
+    expect(ByteView(part).sameBytes(parts[1]), name + ": encodeMocapPose part differs");
+}
+
+void checkValidVector(const fs::path& json_path) {
+    const std::string name = json_path.stem().string();
+    MsgpackValue meta;
+    if (!loadJson(json_path, meta)) {
+        return;
+    }
+    std::vector<std::string> storage;
+    std::vector<ByteView> parts;
+    if (!loadParts(json_path.parent_path(), meta, storage, parts)) {
+        return;
+    }
+    const MsgpackValue& want_header = *meta.find("header");
+    const std::string& want_kind = meta.find("kind")->asString();
+
+    Message message;
+    ProtocolError error;
+    if (!parseMessage(parts, message, error)) {
+        expect(false, name + ": parse failed: " + error.describe());
+        return;
+    }
+    expect(want_kind == messageKind(message), name + ": kind " + messageKind(message) + " != " + want_kind);
+
+    MsgpackValue decoded;
+    ProtocolError decode_error;
+    const bool decoded_ok = decodeHeader(parts[0], decoded, decode_error);
+    expect(decoded_ok && decoded == want_header,
+           name + ": decoded header differs from JSON:\n  got  " + decoded.toDebugString() + "\n  want " +
+               want_header.toDebugString());
+    const MsgpackValue typed = messageHeader(message);
+    expect(typed == want_header, name + ": typed message header differs from JSON:\n  got  " +
+                                     typed.toDebugString() + "\n  want " + want_header.toDebugString());
+
+    const MsgpackValue& want_planes = *meta.find("planes");
+    const std::vector<Plane>* planes = planesOf(message);
+    const size_t plane_count = planes ? planes->size() : 0;
+    if (const auto* mocap = std::get_if<Mocap>(&message)) {
+        expect(mocap->parts.size() == parts.size() - 1, name + ": MOCAP parts not carried through");
+        if (const MsgpackValue* floats = meta.find("pose_floats")) {
+            checkGoldenPose(name, *mocap, *floats, *meta.find("pose_sha256"), parts);
+        }
+    } else {
+        expect(plane_count == want_planes.size() && plane_count == parts.size() - 1,
+               name + ": plane count " + std::to_string(plane_count) + " != " + std::to_string(want_planes.size()));
+    }
+    for (size_t i = 0; planes && i < std::min(plane_count, want_planes.size()); ++i) {
+        const Plane& plane = (*planes)[i];
+        const MsgpackValue& want = want_planes.at(i);
+        const MsgpackValue wire = plane.descriptor.toWire();
+        for (size_t k = 0; k < wire.size(); ++k) {
+            const MsgpackValue* expected = want.find(wire.keyAt(k));
+            expect(expected && *expected == wire.at(k),
+                   name + ": planes[" + std::to_string(i) + "]." + wire.keyAt(k) + " = " + wire.at(k).toDebugString());
+        }
+        expect(mbridge::testing::sha256Hex(plane.data.data, plane.data.size) == want.find("sha256")->asString(),
+               name + ": planes[" + std::to_string(i) + "] SHA-256 differs");
+    }
+
+    const SerializedMessage out = serializeMessage(message);
+    expect(ByteView(out.header).sameBytes(parts[0]),
+           name + ": re-encoded header differs:\n  got  " + hex(out.header) + "\n  want " + hex(std::vector<uint8_t>(parts[0].data, parts[0].data + parts[0].size)));
+    expect(out.payload.size() == parts.size() - 1, name + ": re-encoded message has the wrong number of parts");
+    for (size_t i = 0; i < out.payload.size() && i + 1 < parts.size(); ++i) {
+        expect(out.payload[i].sameBytes(parts[i + 1]), name + ": re-encoded part " + std::to_string(i + 1) + " differs");
+    }
+    expect(ByteView(encodeHeader(want_header)).sameBytes(parts[0]),
+           name + ": the JSON header, encoded canonically, is not part 0");
+}
+
+void checkInvalidVector(const fs::path& json_path) {
+    const std::string name = "invalid/" + json_path.stem().string();
+    MsgpackValue meta;
+    if (!loadJson(json_path, meta)) {
+        return;
+    }
+    std::vector<std::string> storage;
+    std::vector<ByteView> parts;
+    if (!loadParts(json_path.parent_path(), meta, storage, parts)) {
+        return;
+    }
+    int64_t want_code = 0;
+    meta.find("error_code")->toInt64(want_code);
+    const std::string& want_name = meta.find("error_name")->asString();
+    const char* table_name = errorCodeName(want_code);
+    expect(table_name != nullptr && want_name == table_name, name + ": error_name " + want_name + " is not code " +
+                                                                 std::to_string(want_code) + " in ProtocolErrors.h");
+    Message message;
+    ProtocolError error;
+    const bool parsed = parseMessage(parts, message, error);
+    expect(!parsed, name + ": parsed, but must fail with " + want_name);
+    if (!parsed) {
+        expect(static_cast<int64_t>(error.code) == want_code,
+               name + ": failed with " + error.describe() + ", expected " + want_name);
+        expect(!error.message.empty(), name + ": error message is empty");
+    }
+}
+
+// ------------------------------------------------------------------------------ unit checks
+
+void checkCanonicalWriter() {
+    struct IntCase {
+        int64_t value;
+        const char* hex;
+    };
+    const IntCase signed_cases[] = {
+        {0, "00"}, {127, "7f"}, {128, "cc80"}, {255, "ccff"}, {256, "cd0100"}, {65535, "cdffff"},
+        {65536, "ce00010000"}, {4294967295LL, "ceffffffff"}, {4294967296LL, "cf0000000100000000"},
+        {-1, "ff"}, {-32, "e0"}, {-33, "d0df"}, {-128, "d080"}, {-129, "d1ff7f"}, {-32768, "d18000"},
+        {-32769, "d2ffff7fff"}, {-2147483648LL, "d280000000"}, {-2147483649LL, "d3ffffffff7fffffff"},
+    };
+    for (const IntCase& c : signed_cases) {
+        const auto bytes = encodeMsgpack(MsgpackValue::integer(c.value));
+        expect(hex(bytes) == c.hex, "int " + std::to_string(c.value) + " encodes as " + hex(bytes) + ", want " + c.hex);
+        MsgpackValue back;
+        std::string error;
+        expect(decodeMsgpack(ByteView(bytes), back, error) && back == MsgpackValue::integer(c.value),
+               "int " + std::to_string(c.value) + " does not decode back");
+    }
+    expect(hex(encodeMsgpack(MsgpackValue::unsignedInteger(18446744073709551615ULL))) == "cfffffffffffffffff",
+           "uint64 max");
+    expect(hex(encodeMsgpack(MsgpackValue::float64(30.0))) == "cb403e000000000000", "30.0 is float64");
+    expect(hex(encodeMsgpack(MsgpackValue::str(std::string(31, 'a')))).substr(0, 2) == "bf", "31-byte fixstr");
+    expect(hex(encodeMsgpack(MsgpackValue::str(std::string(32, 'a')))).substr(0, 4) == "d920", "32-byte str8");
+    expect(hex(encodeMsgpack(MsgpackValue::str(std::string(256, 'a')))).substr(0, 6) == "da0100", "256-byte str16");
+    MsgpackValue arr = MsgpackValue::array();
+    for (int i = 0; i < 15; ++i) {
+        arr.push(MsgpackValue::nil());
+    }
+    expect(hex(encodeMsgpack(arr)).substr(0, 2) == "9f", "15-entry fixarray");
+    arr.push(MsgpackValue::nil());
+    expect(hex(encodeMsgpack(arr)).substr(0, 6) == "dc0010", "16-entry array16");
+    MsgpackValue map = MsgpackValue::map();
+    for (int i = 0; i < 16; ++i) {
+        map.append("k" + std::to_string(i), MsgpackValue::boolean(i % 2 == 0));
+    }
+    expect(hex(encodeMsgpack(map)).substr(0, 6) == "de0010", "16-entry map16");
+    expect(hex(encodeMsgpack(MsgpackValue::bin("\x01\x02"))) == "c4020102", "bin8");
+    expect(hex(encodeMsgpack(MsgpackValue::ext(5, "abcd"))) == "d60561626364", "fixext4");
+}
+
+void checkReaderAcceptsWideForms() {
+    // Receivers accept any valid encoding; re-encoding gives the canonical one.
+    const struct {
+        const char* in;
+        const char* canonical;
+    } cases[] = {
+        {"cd0001", "01"},                       // uint16 1
+        {"d000", "00"},                         // int8 0
+        {"d3ffffffffffffffff", "ff"},           // int64 -1
+        {"ca3fc00000", "cb3ff8000000000000"},   // float32 1.5 -> float64
+        {"d90161", "a161"},                     // str8 "a"
+        {"de0001a161c3", "81a161c3"},           // map16 {"a": true}
+        {"dc0001c0", "91c0"},                   // array16 [nil]
+    };
+    for (const auto& c : cases) {
+        MsgpackValue value;
+        std::string error;
+        const auto bytes = unhex(c.in);
+        const bool ok = decodeMsgpack(ByteView(bytes), value, error);
+        expect(ok && hex(encodeMsgpack(value)) == c.canonical,
+               std::string("wide form ") + c.in + " -> " + (ok ? hex(encodeMsgpack(value)) : error));
+    }
+}
+
+void checkReaderRejects() {
+    const struct {
+        const char* hex_bytes;
+        const char* cause;  // a word the error must contain
+    } cases[] = {
+        {"c1", "not a msgpack type"},
+        {"a3616263ff", "follow"},           // trailing byte
+        {"a5616263", "truncated"},
+        {"a2c328", "UTF-8"},                // invalid continuation
+        {"a2c080", "UTF-8"},                // overlong
+        {"a3eda080", "UTF-8"},              // surrogate
+        {"8101c3", "not str"},              // int key
+        {"82a161c3a161c2", "repeats"},      // duplicate key
+        {"dc1001", "above the 4096"},       // 4097 entries
+    };
+    for (const auto& c : cases) {
+        MsgpackValue value;
+        std::string error;
+        const auto bytes = unhex(c.hex_bytes);
+        const bool ok = decodeMsgpack(ByteView(bytes), value, error);
+        expect(!ok && error.find(c.cause) != std::string::npos,
+               std::string("reader must reject ") + c.hex_bytes + " naming '" + c.cause + "', got: " +
+                   (ok ? "accepted" : error));
+    }
+    std::vector<uint8_t> deep(600, 0x91);
+    deep.push_back(0x90);
+    MsgpackValue value;
+    std::string error;
+    expect(!decodeMsgpack(ByteView(deep), value, error) && error.find("nesting") != std::string::npos,
+           "600 nested arrays are rejected: " + error);
+}
+
+// Parses a header built from a value tree (plus parts); returns the error code or 0.
+int parseCode(const MsgpackValue& header, const std::vector<ByteView>& extra, std::string* message = nullptr) {
+    const auto bytes = encodeHeader(header);
+    std::vector<ByteView> parts{ByteView(bytes)};
+    parts.insert(parts.end(), extra.begin(), extra.end());
+    Message out;
+    ProtocolError error;
+    if (parseMessage(parts, out, error)) {
+        return 0;
+    }
+    if (message) {
+        *message = error.message;
+    }
+    return static_cast<int>(error.code);
+}
+
+MsgpackValue helloWithWidth(int64_t width) {
+    Hello hello;
+    hello.engine = "Unreal Engine 5.4";
+    StreamDeclaration decl;
+    decl.name = "main";
+    decl.width = 64;
+    decl.height = 32;
+    hello.streams.push_back(decl);
+    MsgpackValue header = hello.toHeader();
+    MsgpackValue& stream = header.at(5).at(0);  // streams[0]
+    MsgpackValue patched = MsgpackValue::map();
+    for (size_t i = 0; i < stream.size(); ++i) {
+        patched.append(stream.keyAt(i), stream.keyAt(i) == "width" ? MsgpackValue::integer(width) : stream.at(i));
+    }
+    stream = patched;
+    return header;
+}
+
+void checkFieldErrors() {
+    std::string message;
+    expect(parseCode(helloWithWidth(0), {}, &message) == 4 && message == "streams[0].width = 0 is outside 1..16384",
+           "HELLO width 0 -> BAD_FIELD naming the field, got: " + message);
+    expect(parseCode(helloWithWidth(64), {}) == 0, "HELLO width 64 parses");
+
+    MsgpackValue heartbeat = Heartbeat{}.toHeader();
+    MsgpackValue no_t = MsgpackValue::map();
+    no_t.append("v", MsgpackValue::integer(1));
+    no_t.append("kind", MsgpackValue::str("HEARTBEAT"));
+    expect(parseCode(no_t, {}, &message) == 4 && message == "HEARTBEAT.t_ns is missing",
+           "HEARTBEAT without t_ns: " + message);
+
+    Control control;
+    control.stage = "style";
+    control.params.append("strength", MsgpackValue::nil());
+    expect(parseCode(control.toHeader(), {}, &message) == 11 && message.find("params.strength") != std::string::npos,
+           "CONTROL nil param -> BAD_PARAM_VALUE: " + message);
+    control.params = MsgpackValue::map();
+    MsgpackValue mixed = MsgpackValue::array();
+    mixed.push(MsgpackValue::float64(1.0));
+    mixed.push(MsgpackValue::boolean(true));
+    control.params.append("tint_rgb", mixed);
+    expect(parseCode(control.toHeader(), {}) == 11, "CONTROL array holding a bool -> BAD_PARAM_VALUE");
+    control.params = MsgpackValue::map();
+    control.glide_ms = -1.0;
+    expect(parseCode(control.toHeader(), {}, &message) == 4 && message.find("glide_ms") != std::string::npos,
+           "CONTROL glide_ms -1 -> BAD_FIELD: " + message);
+
+    // Five planes -> LIMIT_EXCEEDED; an unknown plane kind -> PLANE_MISMATCH.
+    Frame frame;
+    std::vector<uint8_t> pixels(4 * 4 * 2, 7);
+    for (int i = 0; i < 5; ++i) {
+        frame.planes.push_back(Plane{PlaneDescriptor::packed(PlaneKind::Color, PixelFormat::RGBA8, 4, 2), ByteView(pixels)});
+    }
+    expect(parseCode(frame.toHeader(), std::vector<ByteView>(5, ByteView(pixels))) == 13, "5 planes -> LIMIT_EXCEEDED");
+}
+
+void checkUnknownKeysIgnored() {
+    std::vector<uint8_t> pixels(3 * 2 * 4, 9);
+    Frame frame;
+    frame.stream = 3;
+    frame.index = 11;
+    frame.t_capture_ns = 123;
+    frame.planes.push_back(Plane{PlaneDescriptor::packed(PlaneKind::Color, PixelFormat::BGRA8, 3, 2), ByteView(pixels)});
+    MsgpackValue header = frame.toHeader();
+    header.append("future_field", MsgpackValue::str("ignored"));
+    MsgpackValue& plane = header.at(5).at(0);
+    plane.append("colorspace", MsgpackValue::str("srgb"));
+    const auto bytes = encodeHeader(header);
+    Message out;
+    ProtocolError error;
+    const bool ok = parseMessage({ByteView(bytes), ByteView(pixels)}, out, error);
+    expect(ok && std::holds_alternative<Frame>(out), "FRAME with unknown keys parses: " + error.describe());
+    if (ok) {
+        const Frame& parsed = std::get<Frame>(out);
+        expect(parsed.stream == 3 && parsed.index == 11 && parsed.planes.size() == 1 &&
+                   parsed.planes[0].descriptor.format == PixelFormat::BGRA8,
+               "FRAME fields survive unknown keys");
+        expect(ByteView(serializeMessage(out).header).sameBytes(ByteView(encodeHeader(frame.toHeader()))),
+               "typed re-encode drops unknown keys (as the Python implementation does)");
+    }
+}
+
+void checkMocapPassThrough() {
+    // A MOCAP with fields this build does not know, keys in an unusual order, and two parts.
+    MsgpackValue header = MsgpackValue::map();
+    header.append("kind", MsgpackValue::str("MOCAP"));
+    header.append("v", MsgpackValue::integer(1));
+    header.append("source", MsgpackValue::str("xsens"));
+    MsgpackValue performer = MsgpackValue::map();
+    performer.append("name", MsgpackValue::str("actor-1"));
+    performer.append("t", MsgpackValue::float64(1.25));
+    performer.append("frame", MsgpackValue::unsignedInteger(5000000000ULL));
+    performer.append("offset", MsgpackValue::integer(-40000));
+    performer.append("blob", MsgpackValue::bin(std::string("\x00\x01\x02", 3)));
+    MsgpackValue performers = MsgpackValue::array();
+    performers.push(performer);
+    header.append("performers", performers);
+    header.append("ext", MsgpackValue::ext(7, "xyz"));
+    const auto bytes = encodeHeader(header);
+    const std::string part1 = "pose-block-1";
+    const std::string part2(1000, '\x5a');
+    Message out;
+    ProtocolError error;
+    const bool ok = parseMessage({ByteView(bytes), ByteView(part1), ByteView(part2)}, out, error);
+    expect(ok && std::holds_alternative<Mocap>(out), "MOCAP with new fields parses: " + error.describe());
+    if (!ok) {
+        return;
+    }
+    const Mocap& mocap = std::get<Mocap>(out);
+    expect(mocap.fields.size() == 3 && mocap.fields.keyAt(0) == "source" && mocap.fields.at(1) == performers,
+           "MOCAP fields kept in received order: " + mocap.fields.toDebugString());
+    const SerializedMessage again = serializeMessage(out);
+    MsgpackValue expected = MsgpackValue::map();  // v and kind first, the rest as received
+    expected.append("v", MsgpackValue::integer(1));
+    expected.append("kind", MsgpackValue::str("MOCAP"));
+    for (size_t i = 2; i < header.size(); ++i) {
+        expected.append(header.keyAt(i), header.at(i));
+    }
+    expect(ByteView(again.header).sameBytes(ByteView(encodeHeader(expected))), "MOCAP re-encodes its fields as received");
+    expect(again.payload.size() == 2 && again.payload[0].sameBytes(ByteView(part1)) &&
+               again.payload[1].sameBytes(ByteView(part2)),
+           "MOCAP parts are carried through unchanged");
+    MocapPose pose;
+    ProtocolError pose_error;
+    expect(!decodeMocapPose(mocap, pose, pose_error) && pose_error.code == ErrorCode::BadField &&
+               pose_error.message == "MOCAP.performer is missing",
+           "a MOCAP without pose fields is carried through but is no pose: " + pose_error.message);
+}
+
+// decodeMocapPose rejects what docs/protocol.md 6.11 rejects, with the same codes.
+void checkMocapPoseErrors() {
+    MocapPose pose;
+    pose.performer = "actor-2";
+    pose.t_ns = 42;
+    pose.source = "vmc";
+    pose.root_position_m = {0.0, 1.0, 0.0};
+    pose.bone_rotations = {{"Hips", {0.0, 0.0, 0.0, 2.0}}, {"LeftHand", {0.0, 0.6, 0.0, 0.8}}};
+    pose.bone_positions_m = {{"Hips", {0.0, 0.9, 0.1}}};
+    pose.blendshapes = {{"jawOpen", 0.5}, {"eyeBlinkLeft", 1.0}};
+    pose.confidences = {1.0, 0.5};
+    std::vector<uint8_t> part;
+    Mocap message = encodeMocapPose(pose, part);
+    MocapPose back;
+    ProtocolError error;
+    expect(decodeMocapPose(message, back, error) && back.bone_rotations.size() == 2 &&
+               near(back.bone_rotations[0].second[3], 1.0) && back.confidences.size() == 2 &&
+               near(back.confidences[1], 0.5) && back.blendshapes[1].first == "eyeBlinkLeft" && back.t_ns == 42,
+           "encodeMocapPose -> decodeMocapPose round trip (rotations normalised): " + error.describe());
+    auto codeOf = [](const Mocap& m, std::string* text = nullptr) {
+        MocapPose p;
+        ProtocolError e;
+        if (decodeMocapPose(m, p, e)) {
+            return 0;
+        }
+        if (text) {
+            *text = e.message;
+        }
+        return static_cast<int>(e.code);
+    };
+    Mocap short_part = message;
+    short_part.parts[0].size -= 4;
+    std::string text;
+    expect(codeOf(short_part, &text) == 7 && text.find("need") != std::string::npos, "short pose part -> PLANE_MISMATCH: " + text);
+    Mocap two_parts = message;
+    two_parts.parts.push_back(message.parts[0]);
+    expect(codeOf(two_parts) == 7, "two parts -> PLANE_MISMATCH");
+    MocapPose unknown = pose;
+    unknown.bone_rotations[1].first = "LeftPaw";
+    std::vector<uint8_t> part2;
+    expect(codeOf(encodeMocapPose(unknown, part2), &text) == 4 && text.find("LeftPaw") != std::string::npos,
+           "unknown bone -> BAD_FIELD naming it: " + text);
+    MocapPose repeated = pose;
+    repeated.bone_rotations[1].first = "Hips";
+    expect(codeOf(encodeMocapPose(repeated, part2)) == 4, "repeated bone -> BAD_FIELD");
+    MocapPose zero = pose;
+    zero.bone_rotations[1].second = {0.0, 0.0, 0.0, 0.0};
+    expect(codeOf(encodeMocapPose(zero, part2), &text) == 4 && text.find("zero length") != std::string::npos,
+           "zero quaternion -> BAD_FIELD: " + text);
+    MocapPose nameless = pose;
+    nameless.performer.clear();
+    expect(codeOf(encodeMocapPose(nameless, part2)) == 4, "empty performer -> BAD_FIELD");
+}
+
+void checkHumanoidSkeleton() {
+    expect(std::string(humanBoneName(0)) == "Hips" && std::string(humanBoneName(54)) == "UpperChest" &&
+               humanBoneIndex("LeftLittleDistal") == 38 && humanBoneIndex("Tail") == -1,
+           "HumanBodyBones names in Unity's enum order");
+    expect(humanBoneParent(0) == -1 && humanBoneParent(54) == humanBoneIndex("Chest") &&
+               humanBoneParent(static_cast<size_t>(humanBoneIndex("Neck"))) == 54 &&
+               humanBoneParent(static_cast<size_t>(humanBoneIndex("LeftHand"))) == humanBoneIndex("LeftLowerArm") &&
+               humanBoneParent(static_cast<size_t>(humanBoneIndex("RightIndexProximal"))) == humanBoneIndex("RightHand"),
+           "humanoid parents (UpperChest between Chest and Neck)");
+    const auto& order = humanBonesParentFirst();
+    std::vector<bool> placed(kHumanBoneCount, false);
+    bool parents_first = order.size() == kHumanBoneCount && order[0] == 0;
+    for (size_t bone : order) {
+        const int parent = humanBoneParent(bone);
+        parents_first = parents_first && (parent < 0 || placed[static_cast<size_t>(parent)]);
+        placed[bone] = true;
+    }
+    expect(parents_first, "humanBonesParentFirst puts every parent before its children");
+    const auto arm = humanBoneTPoseOffsetM(static_cast<size_t>(humanBoneIndex("LeftUpperArm")));
+    expect(near(arm[0], -0.12) && near(arm[1], 0.0), "T-pose: the left arm points along -X");
+}
+
+void checkConstructedRoundTrip() {
+    std::vector<uint8_t> color(5 * 3 * 4);
+    for (size_t i = 0; i < color.size(); ++i) {
+        color[i] = static_cast<uint8_t>(i * 7);
+    }
+    std::vector<uint8_t> depth(5 * 3 * 4 + 3 * 4);  // padded F32 rows: stride 24
+    Frame frame;
+    frame.stream = 65535;
+    frame.index = kMaxU63;
+    frame.t_capture_ns = 1700000000123456789ULL;
+    frame.timecode = "01:02:03;04";
+    frame.planes.push_back(Plane{PlaneDescriptor::packed(PlaneKind::Color, PixelFormat::RGBA8, 5, 3), ByteView(color)});
+    PlaneDescriptor depth_desc = PlaneDescriptor::packed(PlaneKind::Depth, PixelFormat::F32, 5, 3);
+    depth_desc.stride = 24;
+    frame.planes.push_back(Plane{depth_desc, ByteView(depth)});
+    UnrealCameraPose pose;
+    pose.width_px = 5;
+    pose.height_px = 3;
+    frame.camera = cameraInfoFromUnreal(pose);
+    const SerializedMessage wire = serializeMessage(frame);
+    std::vector<ByteView> parts{ByteView(wire.header)};
+    parts.insert(parts.end(), wire.payload.begin(), wire.payload.end());
+    Message out;
+    ProtocolError error;
+    const bool ok = parseMessage(parts, out, error);
+    expect(ok, "constructed FRAME parses: " + error.describe());
+    if (ok) {
+        const Frame& back = std::get<Frame>(out);
+        expect(back.stream == 65535 && back.index == kMaxU63 && back.t_capture_ns == frame.t_capture_ns &&
+                   back.timecode == frame.timecode && back.planes.size() == 2 &&
+                   back.planes[1].descriptor.stride == 24 && back.plane(PlaneKind::Depth) != nullptr &&
+                   back.camera && back.camera->intrinsics_px == frame.camera->intrinsics_px,
+               "constructed FRAME round-trips its fields");
+    }
+    Error err = Error::fromProtocolError(ProtocolError{ErrorCode::PlaneMismatch, "bad", "FRAME", 2, 9});
+    expect(hex(encodeHeader(err.toHeader())).find(hex(std::vector<uint8_t>{0xa8})) != std::string::npos &&
+               err.name == "PLANE_MISMATCH" && err.ref_kind == std::string("FRAME") && err.stream == 2 && err.index == 9,
+           "Error::fromProtocolError names code, kind, stream and index");
+}
+
+void checkSpaceConversion() {
+    UnrealCameraPose pose;
+    pose.location_cm = {100.0, 200.0, 300.0};
+    pose.width_px = 640;
+    pose.height_px = 480;
+    pose.horizontal_fov_deg = 90.0;
+    CameraInfo cam = cameraInfoFromUnreal(pose);
+    // Looking along Unreal +X: protocol forward +x, right -y, down -z.
+    const double want[16] = {0, 0, 1, 1.0, -1, 0, 0, -2.0, 0, -1, 0, 3.0, 0, 0, 0, 1};
+    bool same = true;
+    for (int i = 0; i < 16; ++i) {
+        same = same && near(cam.world_from_camera[static_cast<size_t>(i)], want[i]);
+    }
+    expect(same, "identity Unreal camera -> world_from_camera");
+    expect(near(cam.intrinsics_px[0], 320.0) && near(cam.intrinsics_px[1], 320.0) &&
+               near(cam.intrinsics_px[2], 319.5) && near(cam.intrinsics_px[3], 239.5),
+           "90 degree FOV at 640 px -> fx = fy = 320, centred principal point");
+    const double s = std::sqrt(0.5);
+    pose.rotation_xyzw = {0.0, 0.0, s, s};  // yaw +90: looking along Unreal +Y
+    cam = cameraInfoFromUnreal(pose);
+    // forward (column 2) = protocol -y, right (column 0) = protocol -x, down (column 1) = -z.
+    expect(near(cam.world_from_camera[2], 0) && near(cam.world_from_camera[6], -1) && near(cam.world_from_camera[10], 0) &&
+               near(cam.world_from_camera[0], -1) && near(cam.world_from_camera[4], 0) && near(cam.world_from_camera[9], -1),
+           "yawed Unreal camera -> world_from_camera");
+    // Unity right (+x), up (+y), forward (+z) -> Unreal +Y, +Z, +X, centimetres.
+    const auto position = unrealPositionFromUnity({1.0, 2.0, 3.0});
+    expect(near(position[0], 300) && near(position[1], 100) && near(position[2], 200), "Unity metres -> Unreal cm");
+    const auto rotation = unrealRotationFromUnity({0.1, 0.2, 0.3, 0.9});
+    expect(near(rotation[0], 0.3) && near(rotation[1], 0.1) && near(rotation[2], 0.2) && near(rotation[3], 0.9),
+           "Unity quaternion -> Unreal quaternion (qz, qx, qy, qw)");
+}
+
+void checkPlanePixels() {
+    // RGB8 with a padded stride (7 bytes for 2 pixels) -> packed BGRA8, alpha 255.
+    const uint8_t rgb[2 * 7] = {1, 2, 3, 4, 5, 6, 0xee, 7, 8, 9, 10, 11, 12, 0xee};
+    uint8_t bgra[2 * 2 * 4] = {};
+    rgb8ToBgra8(rgb, 7, bgra, 8, 2, 2);
+    const uint8_t want_bgra[16] = {3, 2, 1, 255, 6, 5, 4, 255, 9, 8, 7, 255, 12, 11, 10, 255};
+    expect(std::equal(std::begin(bgra), std::end(bgra), std::begin(want_bgra)), "rgb8ToBgra8 swaps, pads alpha, honours stride");
+    // Depth rows with a pitch of 3 floats for 2 pixels; sky at 1e6 cm -> +inf.
+    const float cm[6] = {150.0f, 2e6f, -1.0f, 0.0f, 1.0f, -1.0f};
+    float m[4] = {};
+    depthCentimetresToMetres(cm, 3, m, 2, 2, 1e6f);
+    expect(near(m[0], 1.5) && std::isinf(m[1]) && m[1] > 0 && near(m[2], 0.0) && near(m[3], 0.01f),
+           "depthCentimetresToMetres converts cm to m, sky to +inf, honours pitch");
+    uint8_t padded[3 * 6] = {};
+    const uint8_t packed[3 * 4] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    copyRows(packed, 4, padded, 6, 4, 3);
+    expect(padded[6] == 5 && padded[12] == 9 && padded[4] == 0, "copyRows honours both pitches");
+}
+
+std::vector<fs::path> jsonFiles(const fs::path& folder) {
+    std::vector<fs::path> out;
+    for (const auto& entry : fs::directory_iterator(folder)) {
+        if (entry.path().extension() == ".json") {
+            out.push_back(entry.path());
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s VECTORS_DIR (tests/vectors)\n", argv[0]);
+        return 2;
+    }
+    const fs::path vectors = argv[1];
+    if (!fs::is_directory(vectors) || !fs::is_directory(vectors / "invalid")) {
+        std::fprintf(stderr, "%s is not the golden vector folder (it needs an invalid/ subfolder)\n", argv[1]);
+        return 2;
+    }
+    const auto valid = jsonFiles(vectors);
+    const auto invalid = jsonFiles(vectors / "invalid");
+    for (const auto& path : valid) {
+        checkValidVector(path);
+    }
+    for (const auto& path : invalid) {
+        checkInvalidVector(path);
+    }
+    const int vector_checks = g_checks;
+    checkCanonicalWriter();
+    checkReaderAcceptsWideForms();
+    checkReaderRejects();
+    checkFieldErrors();
+    checkUnknownKeysIgnored();
+    checkMocapPassThrough();
+    checkConstructedRoundTrip();
+    checkSpaceConversion();
+    checkPlanePixels();
+    checkMocapPoseErrors();
+    checkHumanoidSkeleton();
+    std::printf("{\"valid_vectors\": %zu, \"invalid_vectors\": %zu, \"vector_checks\": %d, \"unit_checks\": %d, "
+                "\"failures\": %d}\n",
+                valid.size(), invalid.size(), vector_checks, g_checks - vector_checks, g_failures);
+    return g_failures == 0 ? 0 : 1;
+}
