@@ -34,14 +34,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if args.no_osc:
             config.osc_enabled = False
         config.validate()
+        if args.takes_dir:
+            config.takes_dir = args.takes_dir
         server = BridgeServer(config)
     except (ServerConfigError, PipelineConfigError) as exc:
         log.error("%s", exc)
         return 2
     try:
         server.start()
-    except OSError as exc:
+        if args.record is not None:
+            server.start_take(args.record or None)
+    except (OSError, ValueError) as exc:
         log.error("%s", exc)
+        server.stop()
         return 2
     server.serve_forever()
     return 0
@@ -147,6 +152,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                       f"{r.ratio:>6.2f} {r.bridge_rtt_ms_p99:>11.3f} {r.raw_rtt_ms_p99:>8.3f} "
                       f"{r.threaded_rtt_ms_p50:>13.3f} {r.threaded_ratio:>6.2f}")
         return 0
+    if args.what == "record":
+        from bridge.takes.record_bench import run_record_bench
+
+        result = dataclasses.asdict(run_record_bench())
+        print(json.dumps(result, default=str) if args.json else "\n".join(f"{k:32s} {v}" for k, v in result.items()))
+        return 0
     if args.what == "diffusion":
         from bridge.bench.diffusion import main as diffusion_main
 
@@ -214,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", action="append", help="ZeroMQ endpoint to bind (repeatable); default tcp://127.0.0.1:5555")
     p.add_argument("--osc-port", type=int, help="enable OSC control on this UDP port")
     p.add_argument("--no-osc", action="store_true", help="disable OSC control")
+    p.add_argument("--record", nargs="?", const="", metavar="TAKE", help="record a take from the start (optional name)")
+    p.add_argument("--takes-dir", help="folder for takes (default ./takes)")
     _add_logging_args(p)
     p.set_defaults(func=_cmd_serve)
 
@@ -241,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_doctor)
 
     p = sub.add_parser("bench", help="benchmarks (each prints figures measured side by side)")
-    p.add_argument("what", choices=["transport", "pipeline", "mocap", "face", "diffusion"])
+    p.add_argument("what", choices=["transport", "pipeline", "mocap", "face", "diffusion", "record"])
     p.add_argument("--json", action="store_true")
     p.add_argument("--seconds", type=float, default=None, help="time budget per measurement")
     p.add_argument("--sizes", nargs="*", help="transport: sizes like 512x512")
@@ -258,8 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     from bridge.model_tools import add_subcommands as add_model_subcommands
     from mocap.cli import add_subcommands as add_mocap_subcommands
 
+    from bridge.takes.cli import add_subcommands as add_takes_subcommands
+
     add_mocap_subcommands(sub)
     add_model_subcommands(sub)
+    add_takes_subcommands(sub)
 
     p = sub.add_parser("pipelines", help="list built-in pipelines (and every stage parameter with --params)")
     p.add_argument("--params", action="store_true")
@@ -270,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "seconds", "unset") is None:
-        args.seconds = {"transport": 4.0, "pipeline": 10.0, "mocap": 5.0, "face": 0.0, "diffusion": 0.0}[args.what]
+        args.seconds = {"transport": 4.0, "pipeline": 10.0, "mocap": 5.0, "face": 0.0, "diffusion": 0.0,
+                        "record": 0.0}[args.what]
     return int(args.func(args) or 0)
 
 

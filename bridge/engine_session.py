@@ -24,6 +24,8 @@ class StreamRuntime:
     pipeline: PipelineConfig
     chain: StageChain
     stats: StreamStatsTracker
+    take_key: str = ""  # names this stream in a recorded take
+    last_index: int = -1  # index of the last FRAME received (controls are recorded before the next one)
 
     def check_frame(self, frame: Frame) -> None:
         """Planes must match what HELLO declared for this stream; raises PLANE_MISMATCH naming the plane."""

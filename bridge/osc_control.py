@@ -11,6 +11,8 @@ argument sets a scalar, several set an array (e.g. the 26 ``style_weights``).
 Booleans may be sent as OSC true/false or as 0/1.  Each message is answered to
 the sender with ``/bridge/ack <address> <streams changed>`` or
 ``/bridge/error <address> <reason>``; a rejected value leaves the old one.
+
+Takes: ``/bridge/take/start [name]`` and ``/bridge/take/stop`` (acked with the take's name).
 """
 
 from __future__ import annotations
@@ -80,6 +82,19 @@ class OscControlServer:
         self._server.server_close()
         self._thread.join(2.0)
 
+    def _on_take(self, client: tuple[str, int], address: str, args: tuple[Any, ...]) -> None:
+        try:
+            if address.endswith("start"):
+                name = str(args[0]) if args else None
+                summary = self._bridge.start_take(name)
+            else:
+                summary = self._bridge.stop_take()
+        except (ValueError, OSError) as exc:
+            log.warning("OSC %s rejected: %s", address, exc)
+            self._reply(client, "/bridge/error", address, str(exc))
+            return
+        self._reply(client, "/bridge/ack", address, str(summary.get("take", "")))
+
     def _reply(self, client: tuple[str, int], address: str, *args: Any) -> None:
         builder = osc_message_builder.OscMessageBuilder(address=address)
         for arg in args:
@@ -90,6 +105,9 @@ class OscControlServer:
             log.debug("OSC reply to %s failed: %s", client, exc)
 
     def _on_message(self, client: tuple[str, int], address: str, *args: Any) -> None:
+        if address in ("/bridge/take/start", "/bridge/take/stop"):
+            self._on_take(client, address, args)
+            return
         try:
             stream, stage, param, value, glide_ms = parse_osc_control(address, args)
         except OscAddressError as exc:

@@ -45,6 +45,7 @@ from bridge.rate_limited_log import RateLimitedLog
 from bridge.security import CurveGuard, SecurityConfigError, check_endpoints
 from bridge.server_config import ServerConfig, ServerConfigError
 from bridge.session_directory import SESSION_CAPABILITY, SessionDirectory
+from bridge.take_control import TAKE_STAGE, TakeControl, stream_key
 from bridge.stage import StageBase, StageFrame, StreamSpec
 from bridge.stage_chain import StageChain
 from bridge.stage_params import ParamError
@@ -90,6 +91,7 @@ class BridgeServer:
         self._limited = RateLimitedLog(log)
         self.mocap_relay = MocapRelay()
         self.sessions = SessionDirectory(self.config.limits)
+        self.takes = TakeControl(self.config.takes_dir)
         self._osc = None
         self._curve: CurveGuard | None = None
         self._mocap_hub = None
@@ -157,6 +159,7 @@ class BridgeServer:
             self._osc.stop()
         if self._mocap_hub is not None:
             self._mocap_hub.stop()
+        self.takes.close()  # a take in progress is finished and kept
         self._running.clear()
         self._wake()
         if self._io_thread is not None:
@@ -399,7 +402,11 @@ class BridgeServer:
             )
         runtime.check_frame(msg)
         runtime.stats.record_in(now)
-        runtime.chain.submit(runtime.to_stage_frame(msg, now, body))
+        frame = runtime.to_stage_frame(msg, now, body)
+        runtime.last_index = msg.index
+        if self.takes.recorder is not None:
+            self.takes.on_input(runtime.take_key, frame, runtime.decl.color_format)
+        runtime.chain.submit(frame)
 
     def _on_hello(self, rid: bytes, hello: Hello, now: int) -> None:
         # A HELLO refused at once (malformed, unknown pipeline) leaves the previous session as it was;
@@ -456,7 +463,8 @@ class BridgeServer:
                     on_error=partial(self._on_stage_error, session, generation, decl.id),
                     thread_prefix=session.engine_id,
                 )
-                streams[decl.id] = StreamRuntime(decl, spec, pipeline, chain, stats)
+                streams[decl.id] = StreamRuntime(decl, spec, pipeline, chain, stats,
+                                                 take_key=stream_key(session.engine_id, decl.id, decl.name))
         except (ProtocolError, PipelineConfigError, KeyError) as exc:
             for stage in built:
                 try:
@@ -508,12 +516,35 @@ class BridgeServer:
         if runtime is None:
             ack = ControlAck(msg.request_id, False, code=int(ErrorCode.UNKNOWN_STREAM),
                              reason=f"stream {msg.stream} was not declared in HELLO")
+        elif msg.stage == TAKE_STAGE:
+            ack = self._take_control(msg.request_id, msg.params)
         else:
             ack = self._apply_control(runtime, msg.request_id, msg.stage, msg.params, msg.glide_ms)
         self._send(rid, ack)
 
-    @staticmethod
-    def _apply_control(runtime: StreamRuntime, request_id: int, stage_name: str, params: dict[str, Any],
+    def _take_control(self, request_id: int, params: dict[str, Any]) -> ControlAck:
+        """CONTROL to the pseudo-stage ``take``: {"record": true[, "name": str]} or {"record": false}."""
+        record = params.get("record")
+        name = params.get("name")
+        if not isinstance(record, bool) or set(params) - {"record", "name"} or not (name is None or isinstance(name, str)):
+            return ControlAck(request_id, False, code=int(ErrorCode.BAD_PARAM_VALUE),
+                              reason='stage "take" takes {"record": true|false, "name": optional string}')
+        try:
+            summary = self.start_take(name) if record else self.stop_take()
+        except (ValueError, OSError) as exc:
+            return ControlAck(request_id, False, code=int(ErrorCode.BAD_PARAM_VALUE), reason=f"take: {exc}")
+        return ControlAck(request_id, True, applied={"record": record, **{k: v for k, v in summary.items() if v is not None}})
+
+    def start_take(self, name: str | None = None) -> dict[str, Any]:
+        """Start recording every connected stream, control and pose (thread-safe; disk work of milliseconds)."""
+        with self._registry_lock:
+            runtimes = [rt for s in self._sessions.values() for rt in s.streams.values()]
+        return self.takes.start({rt.take_key: rt.pipeline for rt in runtimes}, name)
+
+    def stop_take(self) -> dict[str, Any]:
+        return self.takes.stop()
+
+    def _apply_control(self, runtime: StreamRuntime, request_id: int, stage_name: str, params: dict[str, Any],
                        glide_ms: float | None) -> ControlAck:
         stage = runtime.chain.stage(stage_name)
         if stage is None:
@@ -528,6 +559,8 @@ class BridgeServer:
             return ControlAck(request_id, False, code=int(exc.code), reason=f"stage {stage_name!r}: {exc.message}")
         log.info("stream %s stage %s <- %s%s", runtime.decl.name, stage_name, applied,
                  f" over {glide_ms:.0f} ms" if glide_ms else "")
+        if self.takes.recorder is not None:
+            self.takes.on_control(runtime.take_key, stage_name, applied, glide_ms, runtime.last_index + 1)
         return ControlAck(request_id, True, applied=applied)
 
     def apply_control(self, stream_name: str, stage_name: str, params: dict[str, Any],
@@ -556,6 +589,8 @@ class BridgeServer:
             )
         self.mocap_relay.publish(session.hello.session, rid, performer, serialize_message(msg), t_ns,
                                  source=session.engine_id)
+        if self.takes.recorder is not None:
+            self.takes.on_mocap(performer, msg.fields, msg.parts[0])
         if self._mocap_hub is not None:
             self._mocap_hub.forward(pose_from_wire(msg.fields, msg.parts[0]))  # VMC out needs the pose itself
 
@@ -563,6 +598,8 @@ class BridgeServer:
         """From any thread: relay a pose made inside the server (a mocap source) to the session's engines."""
         performer, t_ns = msg.fields["performer"], msg.fields["t_ns"]  # made by pose_to_wire: well-formed
         parts = serialize_message(msg)
+        if self.takes.recorder is not None:
+            self.takes.on_mocap(performer, msg.fields, msg.parts[0])
         self._call_soon(lambda: self.mocap_relay.publish(session, None, performer, parts, t_ns, source))
 
     def _on_stats(self, rid: bytes, session: EngineSession | None) -> None:
@@ -592,6 +629,10 @@ class BridgeServer:
                         frame.held)
         if self._send_from_worker(session, generation, stream_id, serialize_message(result), dropped):
             stats.record_out(server_us, frame.stage_us, now)
+        if self.takes.recorder is not None:
+            runtime = session.streams.get(stream_id)
+            if runtime is not None:
+                self.takes.on_output(runtime.take_key, frame.index, output, frame.held, color_format)
 
     def _on_stage_error(self, session: EngineSession, generation: int, stream_id: int, stage_name: str,
                         exc: BaseException, frame: StageFrame) -> None:

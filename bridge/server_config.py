@@ -9,6 +9,7 @@
     max_frame_bytes = 67108864              # FRAMEs above this are refused with FRAME_TOO_LARGE
     send_hwm = 8                            # results queued per engine before new ones are dropped
     default_pipeline = "default"
+    takes_dir = "takes"                     # where recorded takes go
 
     [osc]
     enabled = true
@@ -60,6 +61,7 @@ class ServerConfig:
     max_frame_bytes: int = 64 * 1024 * 1024
     send_hwm: int = 8
     default_pipeline: str = "default"
+    takes_dir: str = "takes"
     osc_enabled: bool = False
     osc_host: str = "127.0.0.1"
     osc_port: int = 9010
@@ -122,6 +124,7 @@ class ServerConfig:
         keymap = {
             "endpoints": "endpoints", "heartbeat_ms": "heartbeat_ms", "timeout_ms": "timeout_ms",
             "max_frame_bytes": "max_frame_bytes", "send_hwm": "send_hwm", "default_pipeline": "default_pipeline",
+            "takes_dir": "takes_dir",
         }
         for key, value in server.items():
             if key not in keymap:

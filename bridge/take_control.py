@@ -1,0 +1,89 @@
+"""Starting and stopping takes on a running server, and feeding the recorder from the server's hooks.
+
+A take starts and stops from the CLI (``serve --record``), a CONTROL message
+to the pseudo-stage ``take`` (``{"record": true, "name": "scene-4"}``), OSC
+(``/bridge/take/start [name]``, ``/bridge/take/stop``) or the engine plugins
+(which send that CONTROL).  While a take records, every stream's inputs and
+outputs, every accepted CONTROL and every relayed pose go to the
+``TakeRecorder``, whose hooks only queue references (microseconds); writing
+happens on the recorder's own threads, so the live stream never waits on disk
+and a failing disk stops the recording, loudly, never the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from bridge.takes.recorder import TakeRecorder
+from bridge.takes.rerender import pipeline_as_dict
+
+log = logging.getLogger(__name__)
+
+TAKE_STAGE = "take"  # CONTROL stage name that starts/stops takes
+
+
+def stream_key(engine_id: str, stream_id: int, name: str) -> str:
+    return f"{engine_id}/{stream_id}:{name}"
+
+
+class TakeControl:
+    """Owns the current ``TakeRecorder`` (at most one) of a server; thread-safe."""
+
+    def __init__(self, takes_dir: Path | str) -> None:
+        self.takes_dir = Path(takes_dir)
+        self._lock = threading.Lock()
+        self.recorder: TakeRecorder | None = None  # read without the lock on hot paths (one attribute load)
+
+    def start(self, pipelines: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        """Start a take (``pipelines``: stream key -> PipelineConfig); returns a summary for acks and logs."""
+        with self._lock:
+            if self.recorder is not None and self.recorder.recording:
+                raise ValueError(f"take {self.recorder.name!r} is already recording; stop it first")
+            recorder = TakeRecorder(self.takes_dir, name)
+            info = recorder.start({key: pipeline_as_dict(cfg) for key, cfg in pipelines.items()})
+            self.recorder = recorder
+        log.info("take %s started in %s", info.name, info.path)
+        return {"take": info.name, "path": str(info.path), "timecode": info.start_timecode}
+
+    def stop(self) -> dict[str, Any]:
+        with self._lock:
+            recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            raise ValueError("no take is recording")
+        info = recorder.stop()
+        log.info("take %s stopped: %.1f s, %s", info.name, info.duration_s, info.status)
+        return {"take": info.name, "path": str(info.path), "status": info.status, "duration_s": info.duration_s,
+                "failure": info.failure}
+
+    # -- hooks: called from the server's threads; each returns at once ------------------
+    def on_input(self, key: str, frame: Any, color_format: str) -> None:
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.on_input(key, frame.index, frame.t_capture_ns, frame.timecode, frame.input_color,
+                              frame.depth, frame.mask, color_format=color_format)
+
+    def on_output(self, key: str, index: int, output: Any, held: bool, color_format: str) -> None:
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.on_output(key, index, output, held, color_format=color_format)
+
+    def on_control(self, key: str, stage: str, params: dict[str, Any], glide_ms: float | None,
+                   next_index: int) -> None:
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.on_control(key, stage, params, glide_ms, next_index)
+
+    def on_mocap(self, performer: str, fields: dict[str, Any], payload: Any) -> None:
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.on_mocap(performer, fields, bytes(memoryview(payload)))
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            try:
+                self.stop()
+            except Exception:
+                log.exception("stopping the take at shutdown failed")
