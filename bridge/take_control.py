@@ -36,6 +36,7 @@ class TakeControl:
         self.takes_dir = Path(takes_dir)
         self._lock = threading.Lock()
         self.recorder: TakeRecorder | None = None  # read without the lock on hot paths (one attribute load)
+        self._finishing: list[TakeRecorder] = []
 
     def start(self, pipelines: dict[str, Any], name: str | None = None) -> dict[str, Any]:
         """Start a take (``pipelines``: stream key -> PipelineConfig); returns a summary for acks and logs."""
@@ -48,12 +49,18 @@ class TakeControl:
         log.info("take %s started in %s", info.name, info.path)
         return {"take": info.name, "path": str(info.path), "timecode": info.start_timecode}
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self, wait: bool = False) -> dict[str, Any]:
+        """Stop recording at once; the writers finish the take in the background (``wait``: until done)."""
         with self._lock:
             recorder, self.recorder = self.recorder, None
         if recorder is None:
             raise ValueError("no take is recording")
-        info = recorder.stop()
+        recorder.request_stop()  # returns at once: never hold the I/O thread while queued frames are encoded
+        self._finishing = [r for r in self._finishing if r.wait(0) is None] + [recorder]
+        info = recorder.wait(None if wait else 0)
+        if info is None:
+            log.info("take %s stopping; writing what is queued", recorder.name)
+            return {"take": recorder.name, "path": str(self.takes_dir / str(recorder.name)), "status": "stopping"}
         log.info("take %s stopped: %.1f s, %s", info.name, info.duration_s, info.status)
         return {"take": info.name, "path": str(info.path), "status": info.status, "duration_s": info.duration_s,
                 "failure": info.failure}
@@ -82,8 +89,11 @@ class TakeControl:
             recorder.on_mocap(performer, fields, bytes(memoryview(payload)))
 
     def close(self) -> None:
+        """At shutdown: finish the take in progress and wait for every take still being written."""
         if self.recorder is not None:
             try:
-                self.stop()
+                self.stop(wait=True)
             except Exception:
                 log.exception("stopping the take at shutdown failed")
+        for recorder in self._finishing:
+            recorder.wait(120)

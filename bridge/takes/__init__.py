@@ -12,7 +12,7 @@ Recording (``TakeRecorder``) -- the hook API the server calls
     recorder.on_control(stream_key, stage, params, glide_ms, input_index)
     recorder.on_mocap(performer, fields, payload)
     recorder.on_audio(stream_key, t_capture_ns, sample_rate_hz, channels, pcm_s16)
-    info = recorder.stop()
+    info = recorder.stop()     # or: recorder.request_stop() (returns at once), later recorder.wait()
     recorder.failed            # None, or why recording stopped early
 
 Where the server calls them:
@@ -45,10 +45,13 @@ written, so the caller must not modify them after the call (the server never
 does: input planes are views of received messages, outputs are fresh arrays).
 Hooks raise ``ValueError`` only for malformed arguments (wrong dtype, shape or
 format) -- never for disk or encoder trouble.  Calls before ``start`` or after
-``stop``/a failure return immediately.  ``start`` and ``stop`` do disk work
-(milliseconds; ``stop`` waits for the writers) and belong on a control path,
-not the frame path; ``start`` raises ``OSError``/``FileExistsError`` when the
-take cannot be created.
+``stop``/a failure return immediately.  ``start`` does disk work (a few
+fsyncs: milliseconds) and ``stop`` waits for the writers to encode and commit
+what is queued (up to a good fraction of a second): both belong on a control
+path, not the frame path -- on a thread that must not block (the server's I/O
+thread) call ``request_stop()``, which returns at once and finishes the take
+on a background thread (``wait()`` gives the final ``TakeInfo``).  ``start``
+raises ``OSError``/``FileExistsError`` when the take cannot be created.
 
 Never losing a take: writers run on their own threads (one per stream, one
 for CONTROLs and poses, one committing finished segments), at a lower CPU

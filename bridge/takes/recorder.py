@@ -461,6 +461,28 @@ class TakeRecorder:
         assert self._info is not None
         return self._info
 
+    def request_stop(self) -> None:
+        """Stop recording now and finish the take on a background thread; returns at once (see ``wait``).
+
+        For callers on a thread that must not block (the server's I/O thread): ``stop`` waits for the
+        writers to encode what is queued and commit it, which can take a good fraction of a second.
+        """
+        with self._lock:
+            if self._state == "idle":
+                raise RuntimeError("the take was never started")
+            if self._state != "recording":
+                return
+            self._state = "stopping"
+            self._close_queues_locked()
+        threading.Thread(target=self._finish, name="take-finisher", daemon=True).start()
+
+    def wait(self, timeout_s: float | None = None) -> TakeInfo | None:
+        """The final ``TakeInfo`` once the take is finished (after ``request_stop``, ``stop`` or a failure);
+        None if it is still finishing after ``timeout_s``."""
+        if not self._finished.wait(timeout_s):
+            return None
+        return self._info
+
     @property
     def failed(self) -> str | None:
         """The reason recording stopped early (write error, disk full, writer overloaded), or None."""

@@ -277,3 +277,19 @@ def test_float16_depth_conversion_matches_numpy_rounding():
     strided = np.zeros((60, 120), np.float32)
     strided[:, :100] = plane
     assert np.array_equal(to_float16(strided[:, :100]), plane.astype(np.float16))
+
+
+def test_request_stop_returns_at_once_and_wait_gives_the_finished_take(tmp_path, scene_frames):
+    recorder = TakeRecorder(tmp_path, "async-stop", max_queued_bytes=4096 * 1024 * 1024)
+    recorder.start({})
+    big = cv2.resize(scene_frames[0].color_rgba, (1280, 720))
+    for i in range(60):  # a backlog of 1280x720 frames the writer needs a while for
+        recorder.on_input("cam", i, 0, None, big, None, None, color_format="RGBA8")
+    t0 = time.perf_counter()
+    recorder.request_stop()
+    assert time.perf_counter() - t0 < 0.05
+    assert not recorder.recording
+    recorder.on_input("cam", 60, 0, None, big, None, None, color_format="RGBA8")  # ignored: stopping
+    info = recorder.wait(timeout_s=120)
+    assert info is not None and info.status == "complete" and info.input_frames == 60
+    assert recorder.stop() is info  # stop after request_stop just returns the result
