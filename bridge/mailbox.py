@@ -20,14 +20,47 @@ class MailboxClosed(Exception):
     """Raised by ``take``/``put`` once the mailbox has been closed."""
 
 
-class LatestFrameMailbox(Generic[T]):
-    """One slot; ``put`` never blocks and replaces what is waiting (latest frame wins)."""
+class _OneSlot(Generic[T]):
+    """The slot both kinds share: a waiting item, a condition, closing."""
+
+    _what = "mailbox"
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._item: T | None = None
         self._has_item = False
         self._closed = False
+
+    def take(self, timeout_s: float | None = None) -> T | None:
+        """Wait for an item; returns None on timeout, raises MailboxClosed once closed and empty."""
+        with self._cond:
+            if not self._has_item:
+                if self._closed:
+                    raise MailboxClosed(f"{self._what} is closed")
+                self._cond.wait(timeout_s)
+                if not self._has_item:
+                    if self._closed:
+                        raise MailboxClosed(f"{self._what} is closed")
+                    return None
+            item = self._item
+            self._item = None
+            self._has_item = False
+            self._cond.notify_all()  # a producer waiting for the slot may go on
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._item = None
+            self._has_item = False
+            self._cond.notify_all()
+
+
+class LatestFrameMailbox(_OneSlot[T]):
+    """One slot; ``put`` never blocks and replaces what is waiting (latest frame wins)."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._dropped_total = 0
         self._dropped_unreported = 0
 
@@ -44,22 +77,6 @@ class LatestFrameMailbox(Generic[T]):
             self._has_item = True
             self._cond.notify()
             return displaced
-
-    def take(self, timeout_s: float | None = None) -> T | None:
-        """Wait for a frame; returns None on timeout, raises MailboxClosed once closed and empty."""
-        with self._cond:
-            if not self._has_item:
-                if self._closed:
-                    raise MailboxClosed("mailbox is closed")
-                self._cond.wait(timeout_s)
-                if not self._has_item:
-                    if self._closed:
-                        raise MailboxClosed("mailbox is closed")
-                    return None
-            item = self._item
-            self._item = None
-            self._has_item = False
-            return item
 
     def add_drops(self, count: int) -> None:
         """Count frames lost elsewhere on this stream (e.g. a result the engine could not take)."""
@@ -84,22 +101,12 @@ class LatestFrameMailbox(Generic[T]):
         with self._cond:
             return self._dropped_total
 
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._item = None
-            self._has_item = False
-            self._cond.notify_all()
 
 
-class OneSlotHandoff(Generic[T]):
+class OneSlotHandoff(_OneSlot[T]):
     """One slot between two stages; ``put`` waits while the slot is full (backpressure)."""
 
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._item: T | None = None
-        self._has_item = False
-        self._closed = False
+    _what = "hand-off"
 
     def put(self, item: T) -> None:
         with self._cond:
@@ -109,27 +116,4 @@ class OneSlotHandoff(Generic[T]):
                 raise MailboxClosed("hand-off is closed")
             self._item = item
             self._has_item = True
-            self._cond.notify_all()
-
-    def take(self, timeout_s: float | None = None) -> T | None:
-        with self._cond:
-            if not self._has_item:
-                if self._closed:
-                    raise MailboxClosed("hand-off is closed")
-                self._cond.wait(timeout_s)
-                if not self._has_item:
-                    if self._closed:
-                        raise MailboxClosed("hand-off is closed")
-                    return None
-            item = self._item
-            self._item = None
-            self._has_item = False
-            self._cond.notify_all()
-            return item
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._item = None
-            self._has_item = False
             self._cond.notify_all()
