@@ -24,6 +24,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+
+def _say(*parts: object, file: object = None) -> None:
+    """Command output (this module is the ``models`` command line): stdout, or ``file``."""
+    (file or sys.stdout).write(" ".join(str(p) for p in parts) + "\n")  # type: ignore[union-attr]
+
 def _controlnet_arg(text: str) -> tuple[str, Path]:
     kind, sep, path = text.partition("=")
     if not sep or kind not in ("depth", "pose") or not path:
@@ -52,11 +57,11 @@ def run_export(args: argparse.Namespace) -> int:
 
     dtype = torch.float16 if args.dtype == "fp16" else torch.float32
     if dtype == torch.float16 and args.device != "cuda":
-        print("error: --dtype fp16 export needs --device cuda (CPU convolutions have no fp16); export fp32 and let "
+        _say("error: --dtype fp16 export needs --device cuda (CPU convolutions have no fp16); export fp32 and let "
               "build-trt make fp16 engines", file=sys.stderr)
         return 2
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda asked for, but torch sees no CUDA GPU", file=sys.stderr)
+        _say("error: --device cuda asked for, but torch sees no CUDA GPU", file=sys.stderr)
         return 2
     files = _files_from(args)
     try:
@@ -67,7 +72,7 @@ def run_export(args: argparse.Namespace) -> int:
             "tiny_vae": str(files.tiny_vae) if files.tiny_vae else None, "lora": str(files.lora) if files.lora else None,
         })
     except (ModelFileError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}", file=sys.stderr)
         return 2
     summary: dict[str, Any] = {"out": str(args.out), "graphs": {k: v.file for k, v in manifest.graphs.items()},
                                "size_multiple_px": manifest.size_multiple_px}
@@ -82,10 +87,10 @@ def run_export(args: argparse.Namespace) -> int:
         tolerance = 1e-3 if dtype == torch.float32 else 5e-2
         summary["tolerance"] = tolerance
         if max(diffs.values()) > tolerance:
-            print(json.dumps(summary))
-            print(f"error: ONNX Runtime differs from torch by more than {tolerance}", file=sys.stderr)
+            _say(json.dumps(summary))
+            _say(f"error: ONNX Runtime differs from torch by more than {tolerance}", file=sys.stderr)
             return 1
-    print(json.dumps(summary))
+    _say(json.dumps(summary))
     return 0
 
 
@@ -96,7 +101,7 @@ def run_build_trt(args: argparse.Namespace) -> int:
     cache_dir = Path(args.cache_dir or Path(args.onnx_dir) / "trt_engines")
     if args.list:
         for spec in cached_specs(cache_dir):
-            print(json.dumps(spec.__dict__))
+            _say(json.dumps(spec.__dict__))
         return 0
     try:
         from realtime_models.stream_diffusion.tensorrt_backend import EngineCache
@@ -105,12 +110,12 @@ def run_build_trt(args: argparse.Namespace) -> int:
                             args.opt_batch, fp16=not args.fp32)
         built = cache.build_all()
     except (ModelFileError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:  # no GPU / no tensorrt / build failure
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({graph: {"engine": str(path), "built": fresh} for graph, (path, fresh) in built.items()}))
+    _say(json.dumps({graph: {"engine": str(path), "built": fresh} for graph, (path, fresh) in built.items()}))
     return 0
 
 
@@ -118,7 +123,7 @@ def run_make_tiny(args: argparse.Namespace) -> int:
     from realtime_models.stream_diffusion.tiny_models import write_tiny_models
 
     paths = write_tiny_models(Path(args.out))
-    print(json.dumps({"model": str(paths.model_dir), "tiny_vae": str(paths.tiny_vae_dir),
+    _say(json.dumps({"model": str(paths.model_dir), "tiny_vae": str(paths.tiny_vae_dir),
                       "controlnets": {k: str(v) for k, v in paths.controlnet_dirs.items()}}))
     return 0
 
@@ -164,13 +169,9 @@ def add_subcommands(subparsers: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m bridge.model_tools ...``) until the CLI wires the subcommand in."""
+    """The ``models`` commands alone (``machinima-bridge models ...`` is the same); used by the tests."""
     parser = argparse.ArgumentParser(prog="machinima-bridge")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     return int(args.func(args))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -116,7 +116,7 @@ def _read_json(path: Path, expected: str) -> dict[str, Any]:
     return data
 
 
-def _from_pretrained(cls: Any, folder: Path, expected: str, dtype: torch.dtype | None = None, **kwargs: Any) -> Any:
+def _load_local(cls: Any, folder: Path, expected: str, dtype: torch.dtype | None = None, **kwargs: Any) -> Any:
     try:
         if dtype is not None:
             kwargs["torch_dtype"] = dtype
@@ -152,7 +152,7 @@ def load_unet(folder: Path, dtype: torch.dtype | None = None) -> Any:
     from diffusers import UNet2DConditionModel
 
     expected = "a diffusers UNet2DConditionModel folder (config.json + diffusion_pytorch_model.safetensors)"
-    return _from_pretrained(UNet2DConditionModel, _require_component_folder(folder, expected), expected, dtype)
+    return _load_local(UNet2DConditionModel, _require_component_folder(folder, expected), expected, dtype)
 
 
 def load_tiny_vae(folder: Path, dtype: torch.dtype | None = None) -> Any:
@@ -163,14 +163,14 @@ def load_tiny_vae(folder: Path, dtype: torch.dtype | None = None) -> Any:
     config = _read_json(folder / "config.json", expected)
     if config.get("_class_name") not in (None, "AutoencoderTiny"):
         raise ModelFileError(folder, expected, f"config.json describes a {config.get('_class_name')}")
-    return _from_pretrained(AutoencoderTiny, folder, expected, dtype)
+    return _load_local(AutoencoderTiny, folder, expected, dtype)
 
 
 def load_full_vae(folder: Path, dtype: torch.dtype | None = None) -> Any:
     from diffusers import AutoencoderKL
 
     expected = "a diffusers AutoencoderKL folder (config.json + diffusion_pytorch_model.safetensors)"
-    return _from_pretrained(AutoencoderKL, _require_component_folder(folder, expected), expected, dtype)
+    return _load_local(AutoencoderKL, _require_component_folder(folder, expected), expected, dtype)
 
 
 def load_controlnet(folder: Path, dtype: torch.dtype | None = None) -> Any:
@@ -181,7 +181,7 @@ def load_controlnet(folder: Path, dtype: torch.dtype | None = None) -> Any:
     config = _read_json(folder / "config.json", expected)
     if config.get("_class_name") not in (None, "ControlNetModel"):
         raise ModelFileError(folder, expected, f"config.json describes a {config.get('_class_name')}")
-    return _from_pretrained(ControlNetModel, folder, expected, dtype)
+    return _load_local(ControlNetModel, folder, expected, dtype)
 
 
 def load_text_encoder(folder: Path, dtype: torch.dtype | None = None) -> Any:
@@ -191,7 +191,7 @@ def load_text_encoder(folder: Path, dtype: torch.dtype | None = None) -> Any:
     transformers_logging.disable_progress_bar()  # no progress bars in a server's log
 
     expected = "a transformers CLIPTextModel folder (config.json + model.safetensors)"
-    return _from_pretrained(CLIPTextModel, _require_component_folder(folder, expected), expected, dtype)
+    return _load_local(CLIPTextModel, _require_component_folder(folder, expected), expected, dtype)
 
 
 def load_tokenizer(folder: Path) -> Any:
@@ -202,7 +202,7 @@ def load_tokenizer(folder: Path) -> Any:
     has_bpe = (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
     if not has_bpe and not (folder / "tokenizer.json").is_file():
         raise ModelFileError(folder, expected, "neither vocab.json + merges.txt nor tokenizer.json is there")
-    return _from_pretrained(CLIPTokenizer, folder, expected)
+    return _load_local(CLIPTokenizer, folder, expected)
 
 
 def load_scheduler_config(model_dir: Path) -> dict[str, Any]:
