@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import logging
 import sys
@@ -158,14 +159,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         result = dataclasses.asdict(run_record_bench())
         print(json.dumps(result, default=str) if args.json else "\n".join(f"{k:32s} {v}" for k, v in result.items()))
         return 0
-    if args.what == "diffusion":
-        from bridge.bench.diffusion import main as diffusion_main
-
-        return diffusion_main(["--json"] if args.json else [])
-    if args.what == "face":
-        from bridge.bench.face import main as face_main
-
-        return face_main(["--json"] if args.json else [])
+    if args.what in ("diffusion", "face"):
+        bench = importlib.import_module(f"bridge.bench.{args.what}")
+        options = argparse.ArgumentParser(add_help=False)
+        bench.add_arguments(options)
+        result = bench.run_from_args(options.parse_args([]))  # the benchmark's defaults
+        print(json.dumps(result) if args.json else bench.format_report(result))
+        return 0
     if args.what == "mocap":
         from bridge.bench.mocap import run_mocap_bench
 

@@ -23,11 +23,8 @@ with real weights (``--model ...``).
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -166,9 +163,8 @@ def run_diffusion_bench(width: int = 512, height: int = 512, frames: int = 12, s
         }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options, for the command lines that run it."""
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--frames", type=int, default=12)
@@ -180,26 +176,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime", "tensorrt"])
     parser.add_argument("--onnx-dir")
     parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    result = run_diffusion_bench(args.width, args.height, args.frames, tuple(args.steps), args.device, args.model,
-                                 args.tiny_vae, args.controlnet_depth, args.backend, args.onnx_dir,
-                                 threads=args.threads)
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"{result['resolution']} on {result['device']} ({result['models']}), backend {result['backend']}")
-    print(f"{'config':28s} {'overhead ms':>11s} {'min':>7s} {'p90':>7s} {'unet ms':>9s} {'enc ms':>8s} {'dec ms':>8s} "
-          f"{'cnet ms':>8s} {'total ms':>9s} {'fps':>7s}")
+
+
+def run_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    return run_diffusion_bench(args.width, args.height, args.frames, tuple(args.steps), args.device, args.model,
+                               args.tiny_vae, args.controlnet_depth, args.backend, args.onnx_dir,
+                               threads=args.threads)
+
+
+def format_report(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['resolution']} on {result['device']} ({result['models']}), backend {result['backend']}",
+        f"{'config':28s} {'overhead ms':>11s} {'min':>7s} {'p90':>7s} {'unet ms':>9s} {'enc ms':>8s} {'dec ms':>8s} "
+        f"{'cnet ms':>8s} {'total ms':>9s} {'fps':>7s}",
+    ]
     for name, c in result["configs"].items():
-        print(f"{name:28s} {c['overhead_ms_per_frame']:11.3f} {c['overhead_ms_min']:7.3f} {c['overhead_ms_p90']:7.3f} {c['unet_ms_per_frame']:9.2f} "
-              f"{c['vae_encode_ms_per_frame']:8.2f} {c['vae_decode_ms_per_frame']:8.2f} "
-              f"{c['controlnet_ms_per_frame']:8.2f} {c['total_ms_per_frame']:9.2f} {c['fps']:7.2f}")
-    print(f"flicker (mean abs diff of consecutive outputs, {result['flicker_settings']}):")
-    for name, value in result["flicker_mean_abs_diff"].items():
-        print(f"  {name:24s} {value:8.3f}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        lines.append(
+            f"{name:28s} {c['overhead_ms_per_frame']:11.3f} {c['overhead_ms_min']:7.3f} {c['overhead_ms_p90']:7.3f} "
+            f"{c['unet_ms_per_frame']:9.2f} {c['vae_encode_ms_per_frame']:8.2f} {c['vae_decode_ms_per_frame']:8.2f} "
+            f"{c['controlnet_ms_per_frame']:8.2f} {c['total_ms_per_frame']:9.2f} {c['fps']:7.2f}")
+    lines.append(f"flicker (mean abs diff of consecutive outputs, {result['flicker_settings']}):")
+    lines += [f"  {name:24s} {value:8.3f}" for name, value in result["flicker_mean_abs_diff"].items()]
+    return "\n".join(lines)

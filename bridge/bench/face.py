@@ -18,11 +18,8 @@ colour transfer, blend), ``total_ms`` (the whole ``FaceSwapPipeline.process``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import sys
-import time
 from typing import Any
 
 import cv2
@@ -123,23 +120,13 @@ def format_report(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options, for the command lines that run it."""
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--detect-interval", type=int, default=5)
-    args = parser.parse_args(argv)
-    t0 = time.perf_counter()
-    result = run_face_benchmark(args.frames, args.width, args.height, args.detect_interval)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(format_report(result))
-        print(f"(measured in {time.perf_counter() - t0:.1f} s)")
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    return run_face_benchmark(args.frames, args.width, args.height, args.detect_interval)

@@ -13,17 +13,17 @@ depth: z away from the camera) and `mocap.markerless.landmarks` converts them on
 from __future__ import annotations
 
 import logging
-import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
+from realtime_models.mediapipe_import import REQUIRED_MEDIAPIPE
+from realtime_models.mediapipe_import import import_mediapipe as shared_import_mediapipe
+
 log = logging.getLogger(__name__)
 
-REQUIRED_MEDIAPIPE = "0.10.14"
 
 POSE_MODEL_FILES = {
     0: "pose_landmark/pose_landmark_lite.tflite",
@@ -37,21 +37,7 @@ POSE_DETECTOR_FILE = "pose_detection/pose_detection.tflite"
 
 def import_mediapipe() -> ModuleType:
     """The ``mediapipe`` module, or an ImportError saying how to install the pinned version."""
-    os.environ.setdefault("GLOG_minloglevel", "2")  # keep TFLite's start-up chatter out of the log
-    # mediapipe 0.10.14 calls a protobuf API that protobuf 4.x flags on every graph run
-    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated")
-    try:
-        import mediapipe as mp
-        from mediapipe.python import solutions  # noqa: F401  (fails early on a broken install)
-    except ImportError as exc:
-        raise ImportError(
-            f"markerless and face capture need mediapipe=={REQUIRED_MEDIAPIPE} (its legacy solutions ship "
-            f"the pose, hand and face-mesh models): pip install 'machinima-bridge[face]' ({exc})"
-        ) from exc
-    version = getattr(mp, "__version__", "?")
-    if version != REQUIRED_MEDIAPIPE:
-        log.warning("mediapipe %s is installed; markerless capture is tested with %s", version, REQUIRED_MEDIAPIPE)
-    return mp
+    return shared_import_mediapipe("markerless and face capture")
 
 
 def modules_dir() -> Path:
