@@ -25,15 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast-lossless", action="store_true",
                         help="record inputs with HuffYUV (less CPU, ~3x the disk) instead of libx264rgb")
     parser.add_argument("--writer-nice", type=int, default=5, help="how much lower the writer threads run")
+    parser.add_argument("--live-encoding", action="store_true",
+                        help="encode while recording instead of writing raw and compacting at idle priority")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     from bridge.takes.record_bench import run_record_bench
     from bridge.takes.segments import EncodingSettings
 
+    encoding = EncodingSettings.fast_lossless() if args.fast_lossless else EncodingSettings()
+    if args.live_encoding:
+        encoding = dataclasses.replace(encoding, deferred=False)
     result = run_record_bench(args.width, args.height, seconds=args.seconds, rounds=args.rounds,
                               pipeline=args.pipeline, planes=args.planes, writer_nice=args.writer_nice,
-                              encoding=EncodingSettings.fast_lossless() if args.fast_lossless else None)
+                              encoding=encoding)
     if args.json:
         print(json.dumps(dataclasses.asdict(result)))
     else:
@@ -48,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{result.peak_queue_mib:.1f} MiB | recorded {result.recorded_input_frames} in / "
               f"{result.recorded_output_frames} out" + (f" | FAILED: {result.recording_failed}"
                                                          if result.recording_failed else ""))
+        print(f"encoding {result.encoding}: compactor CPU {result.compactor_cpu_ms_per_frame:.1f} ms per frame, "
+              f"{result.compaction_failures} failures, {result.compaction_wait_s:.1f} s of compaction between phases")
+        if result.ratio_with_live_compaction is not None:
+            print(f"compacting beside the live stream (policy 'always'): {result.live_fps_with_live_compaction:.2f} fps, "
+                  f"ratio {result.ratio_with_live_compaction:.3f}, {result.raw_segments_at_stop} segments still raw at "
+                  "the end of those phases")
     return 0
 
 

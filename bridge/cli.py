@@ -60,7 +60,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level, args.log_format)
     settings = SimulatorSettings(endpoint=args.endpoint, width=args.width, height=args.height, fps=args.fps,
-                                 duration_s=args.duration, pipeline=args.pipeline)
+                                 duration_s=args.duration, pipeline=args.pipeline, send_audio=not args.no_audio)
     sim = EngineSimulator(settings, on_progress=lambda p: _progress_line(format_progress(p)))
     try:
         report = sim.run()
@@ -237,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--duration", type=float, default=10.0, help="seconds")
     p.add_argument("--pipeline", default=None, help="pipeline name (server default if omitted)")
+    p.add_argument("--no-audio", action="store_true", help="send no AUDIO (by default the scene's soundtrack is sent)")
     _add_logging_args(p)
     p.set_defaults(func=_cmd_simulate)
 

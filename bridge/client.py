@@ -18,6 +18,7 @@ import numpy as np
 import zmq
 
 from bridge import __version__
+from bridge.protocol.audio_messages import Audio
 from bridge.protocol.errors import ProtocolError
 from bridge.protocol.messages import (
     Bye, CameraInfo, Control, ControlAck, Error, Frame, Heartbeat, Hello, Message, Stats, StreamDeclaration,
@@ -131,6 +132,16 @@ class BridgeClient:
                       t_capture_ns=time.monotonic_ns() if t_capture_ns is None else t_capture_ns,
                       planes=planes, timecode=timecode, camera=camera)
         return self.send(frame, block=block)
+
+    def send_audio(self, stream: int, index: int, pcm: np.ndarray, sample_rate_hz: int, *,
+                   t_capture_ns: int | None = None, block: bool = False) -> bool:
+        """Send one AUDIO chunk: int16 samples shaped (samples,) or (samples, channels), interleaved on the wire;
+        ``t_capture_ns`` (the first sample's time, on the same clock as the frames') defaults to now minus the
+        chunk's duration, as for sound that has just been captured.  False if the send queue is full."""
+        if t_capture_ns is None:
+            t_capture_ns = max(0, time.monotonic_ns() - len(pcm) * 1_000_000_000 // sample_rate_hz)
+        chunk = Audio.from_array(stream, index, t_capture_ns, sample_rate_hz, pcm)
+        return self.send(chunk, block=block)
 
     def control(self, stream: int, stage: str, params: dict[str, Any], *, glide_ms: float | None = None,
                 timeout_s: float = 10.0) -> ControlAck:

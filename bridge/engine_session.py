@@ -9,6 +9,7 @@ import numpy as np
 
 from bridge.pipeline_config import PipelineConfig
 from bridge.protocol.errors import ErrorCode, ProtocolError
+from bridge.protocol.audio_messages import Audio
 from bridge.protocol.messages import Frame, Hello, StreamDeclaration
 from bridge.stage import StageFrame, StreamSpec
 from bridge.stage_chain import StageChain
@@ -26,6 +27,23 @@ class StreamRuntime:
     stats: StreamStatsTracker
     take_key: str = ""  # names this stream in a recorded take
     last_index: int = -1  # index of the last FRAME received (controls are recorded before the next one)
+    last_audio_index: int = -1  # index of the last AUDIO chunk accepted
+    audio_chunks: int = 0
+
+    def check_audio(self, chunk: Audio) -> None:
+        """An AUDIO chunk must match the stream's declared audio format and come after the previous one."""
+        decl = self.decl
+        where = dict(kind="AUDIO", stream=chunk.stream, index=chunk.index)
+        if decl.audio is None:
+            raise ProtocolError(ErrorCode.PLANE_MISMATCH,
+                                f"AUDIO sent but stream {decl.id} ({decl.name!r}) was declared without audio", **where)
+        if (chunk.sample_rate_hz, chunk.channels) != (decl.audio.sample_rate_hz, decl.audio.channels):
+            raise ProtocolError(ErrorCode.PLANE_MISMATCH,
+                                f"AUDIO is {chunk.format.describe()} but stream {decl.id} was declared "
+                                f"{decl.audio.describe()}", **where)
+        if chunk.index <= self.last_audio_index:
+            raise ProtocolError(ErrorCode.BAD_FIELD, f"AUDIO index {chunk.index} is not above the previous chunk's "
+                                f"{self.last_audio_index} (indices increase strictly per stream)", **where)
 
     def check_frame(self, frame: Frame) -> None:
         """Planes must match what HELLO declared for this stream; raises PLANE_MISMATCH naming the plane."""

@@ -18,8 +18,10 @@ from typing import Callable
 import numpy as np
 
 from bridge.client import BridgeClient
+from bridge.protocol.audio_messages import AudioFormat
 from bridge.protocol.messages import Error, Result, StreamDeclaration
 from bridge.simulated_scene import SceneFrame, SceneSettings, SimulatedScene
+from bridge.simulated_sound import SimulatedSoundtrack, SoundSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ class SimulatorSettings:
     stream_name: str = "main"
     send_depth: bool = True
     send_mask: bool = True
+    send_audio: bool = True  # the soundtrack (a hum, a clap every second) as AUDIO beside the frames
+    audio_sample_rate_hz: int = 48_000
     seed: int = 0
 
 
@@ -68,19 +72,25 @@ class EngineSimulator:
         self._on_progress = on_progress
         self._progress_interval_s = progress_interval_s
         self.scene = SimulatedScene(SceneSettings(settings.width, settings.height, settings.seed))
+        self.sound = SimulatedSoundtrack(SoundSettings(settings.audio_sample_rate_hz)) if settings.send_audio else None
+        self.audio_chunks_sent = 0
+        self.audio_chunks_skipped = 0
 
     def _declaration(self) -> StreamDeclaration:
         s = self.settings
         return StreamDeclaration(
             id=0, name=s.stream_name, width=s.width, height=s.height, color_format="RGBA8",
             depth_format="F32" if s.send_depth else None, mask=s.send_mask, fps=s.fps, pipeline=s.pipeline,
+            audio=None if self.sound is None else AudioFormat(self.sound.settings.sample_rate_hz,
+                                                              self.sound.settings.channels),
         )
 
     def run(self) -> SimulatorReport:
         s = self.settings
         client = BridgeClient(s.endpoint, engine="machinima-bridge simulator")
         try:
-            client.connect([self._declaration()], capabilities=["depth", "mask"])
+            client.connect([self._declaration()],
+                           capabilities=["depth", "mask"] + (["audio"] if self.sound is not None else []))
             return self._loop(client)
         finally:
             client.close()
@@ -104,12 +114,14 @@ class EngineSimulator:
                 break
             if now >= next_frame:
                 scene_frame = self.scene.render(index * period_s)
+                t_capture_ns = time.monotonic_ns()
                 ok = client.send_frame(
                     0, index, scene_frame.color_rgba,
                     depth=scene_frame.depth_m if s.send_depth else None,
                     mask=scene_frame.actor_mask if s.send_mask else None,
-                    camera=scene_frame.camera, timecode=_timecode(index, s.fps),
+                    camera=scene_frame.camera, timecode=_timecode(index, s.fps), t_capture_ns=t_capture_ns,
                 )
+                self._send_sound(client, index, period_s, t_capture_ns)
                 if ok:
                     sent += 1
                     sent_times.append(now)
@@ -144,6 +156,20 @@ class EngineSimulator:
                 self._on_progress(self._progress(start, sent, skipped, latencies_ms, sent_times, out_times, dropped))
         report = self._progress(start, sent, skipped, latencies_ms, sent_times, out_times, dropped)
         return SimulatorReport(**vars(report), errors=errors)
+
+    def _send_sound(self, client: BridgeClient, index: int, period_s: float, t_capture_ns: int) -> None:
+        """The soundtrack from this frame's scene time to the next frame's, stamped with this frame's capture time
+        (sent even when the frame was skipped: sound has no "latest wins")."""
+        if self.sound is None:
+            return
+        start, stop = self.sound.sample_index(index * period_s), self.sound.sample_index((index + 1) * period_s)
+        if stop <= start:
+            return
+        if client.send_audio(0, index, self.sound.samples(start, stop), self.sound.settings.sample_rate_hz,
+                             t_capture_ns=t_capture_ns, block=False):
+            self.audio_chunks_sent += 1
+        else:
+            self.audio_chunks_skipped += 1
 
     @staticmethod
     def _progress(start: float, sent: int, skipped: int, latencies_ms: list[float], sent_times: list[float],

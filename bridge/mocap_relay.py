@@ -8,6 +8,12 @@ sent yet, so a slow engine gets fewer, fresher poses and never a backlog, and
 never slows the others.  The latency from capture (the pose's ``t_ns``, wall
 clock nanoseconds since the Unix epoch on the capturing machine) to the
 moment of sending is recorded for STATS and benchmarks.
+
+Each pose is queued once (one `PendingPose` shared by all its target engines).
+``wire_check`` is the server's door check of engines' poses (`MocapWireChecker`):
+it remembers each performer's checked name lists, and forgets them with the
+performer.  The server flushes right after publishing, so a pose goes out in
+the same I/O-loop pass that received it.
 """
 
 from __future__ import annotations
@@ -20,14 +26,18 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from bridge.mocap_wire_check import MocapWireChecker
+
 log = logging.getLogger(__name__)
 
 MOCAP_CAPABILITY = "mocap"
 _LATENCY_SAMPLES = 4096
 
 
-@dataclass
+@dataclass(frozen=True)
 class PendingPose:
+    """One published pose, shared by every engine it is queued for (never copied per engine)."""
+
     performer: str
     parts: list[Any]
     t_ns: int
@@ -62,6 +72,7 @@ class MocapRelay:
         self.performers: dict[str, PerformerInfo] = {}
         self.latencies_us: deque[int] = deque(maxlen=_LATENCY_SAMPLES)
         self.replaced = 0  # poses superseded before a slow engine could take them
+        self.wire_check = MocapWireChecker()  # the door check of engines' poses, remembering each performer's layout
 
     def join(self, session: str, engine: bytes, receives_mocap: bool) -> None:
         if receives_mocap:
@@ -83,13 +94,20 @@ class MocapRelay:
         info.poses += 1
         info.last_ns = now
         info.times_ns.append(now)
-        targets = [e for e in self._members.get(session, ()) if e != sender]
-        for engine in targets:
-            queue = self._pending.setdefault(engine, {})
+        pending = PendingPose(performer, parts, t_ns, now)
+        targets = 0
+        for engine in self._members.get(session, ()):
+            if engine == sender:
+                continue
+            targets += 1
+            queue = self._pending.get(engine)
+            if queue is None:
+                self._pending[engine] = {performer: pending}
+                continue
             if performer in queue:
                 self.replaced += 1
-            queue[performer] = PendingPose(performer, parts, t_ns, now)
-        return len(targets)
+            queue[performer] = pending
+        return targets
 
     def flush(self, send: SendFn, clock_ns: Callable[[], int] = time.time_ns) -> None:
         """Send every queued pose; those an engine cannot take now stay (until a newer one replaces them)."""
@@ -119,3 +137,4 @@ class MocapRelay:
     def drop_performers_of(self, source: str) -> None:
         for name in [p for p, info in self.performers.items() if info.source == source]:
             del self.performers[name]
+            self.wire_check.forget(name)

@@ -31,6 +31,7 @@ from bridge import __version__
 from bridge.engine_session import EngineSession, StreamRuntime
 from bridge.mocap_relay import MOCAP_CAPABILITY, MocapRelay
 from bridge.pipeline_config import PipelineCatalog, PipelineConfigError
+from bridge.protocol.audio_messages import Audio
 from bridge.protocol.errors import ErrorCode, ProtocolError
 from bridge.protocol.header_codec import decode_header
 from bridge.protocol.messages import (
@@ -39,13 +40,12 @@ from bridge.protocol.messages import (
 )
 from bridge.protocol.session_messages import StateChange
 from bridge.protocol.planes import Plane
-from bridge.mocap_wire_check import check_mocap_message
 from mocap.pose_wire import pose_from_wire
 from bridge.rate_limited_log import RateLimitedLog
 from bridge.security import CurveGuard, SecurityConfigError, check_endpoints
 from bridge.server_config import ServerConfig, ServerConfigError
 from bridge.session_directory import SESSION_CAPABILITY, SessionDirectory
-from bridge.take_control import TAKE_STAGE, TakeControl, stream_key
+from bridge.take_control import LIVE_QUIET_S, TAKE_STAGE, TakeControl, stream_key
 from bridge.stage import StageBase, StageFrame, StreamSpec
 from bridge.stage_chain import StageChain
 from bridge.stage_params import ParamError
@@ -91,7 +91,8 @@ class BridgeServer:
         self._limited = RateLimitedLog(log)
         self.mocap_relay = MocapRelay()
         self.sessions = SessionDirectory(self.config.limits)
-        self.takes = TakeControl(self.config.takes_dir)
+        self.takes = TakeControl(self.config.takes_dir, self.config.take_compaction)
+        self._last_frame_ns = 0  # when the last FRAME arrived (take compaction waits for quiet)
         self._osc = None
         self._curve: CurveGuard | None = None
         self._mocap_hub = None
@@ -235,6 +236,7 @@ class BridgeServer:
                 now = time.monotonic_ns()
                 if now >= next_housekeeping:
                     self._expire_silent_engines(now)
+                    self.takes.set_live(now - self._last_frame_ns < LIVE_QUIET_S * 1e9)
                     next_housekeeping = now + _HOUSEKEEPING_MS * 1_000_000
                 if readable:
                     continue
@@ -371,6 +373,8 @@ class BridgeServer:
                 self._remove_session(rid, "bye")
         elif isinstance(msg, Mocap):
             self._on_mocap(rid, session, msg)
+        elif isinstance(msg, Audio):
+            self._on_audio(session, msg)
         elif isinstance(msg, StateChange):
             self._require_ready(session, "STATE")
             for target, applied in self.sessions.change_state(rid, msg):
@@ -401,12 +405,29 @@ class BridgeServer:
                 kind="FRAME", stream=msg.stream, index=msg.index,
             )
         runtime.check_frame(msg)
+        self._last_frame_ns = now
         runtime.stats.record_in(now)
         frame = runtime.to_stage_frame(msg, now, body)
         runtime.last_index = msg.index
         if self.takes.recorder is not None:
             self.takes.on_input(runtime.take_key, frame, runtime.decl.color_format)
         runtime.chain.submit(frame)
+
+    def _on_audio(self, session: EngineSession | None, msg: Audio) -> None:
+        """Check a chunk against its stream's declaration; a recording take gets it, otherwise it is dropped."""
+        session = self._require_ready(session, "AUDIO")
+        runtime = session.streams.get(msg.stream)
+        if runtime is None:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_STREAM,
+                f"stream {msg.stream} was not declared in HELLO (declared: {sorted(session.streams)})",
+                kind="AUDIO", stream=msg.stream, index=msg.index,
+            )
+        runtime.check_audio(msg)
+        runtime.last_audio_index = msg.index
+        runtime.audio_chunks += 1
+        if self.takes.recorder is not None:
+            self.takes.on_audio(runtime.take_key, msg)
 
     def _on_hello(self, rid: bytes, hello: Hello, now: int) -> None:
         # A HELLO refused at once (malformed, unknown pipeline) leaves the previous session as it was;
@@ -578,7 +599,7 @@ class BridgeServer:
 
     def _on_mocap(self, rid: bytes, session: EngineSession | None, msg: Mocap) -> None:
         session = self._require_ready(session, "MOCAP")
-        performer, t_ns = check_mocap_message(msg)
+        performer, t_ns = self.mocap_relay.wire_check.check(msg)  # remembers each performer's checked layout
         owner = self.mocap_relay.performers.get(performer)
         if (owner is not None and owner.source != session.engine_id and owner.session == session.hello.session
                 and time.monotonic_ns() - owner.last_ns < _PERFORMER_TAKEOVER_NS):
@@ -589,6 +610,7 @@ class BridgeServer:
             )
         self.mocap_relay.publish(session.hello.session, rid, performer, serialize_message(msg), t_ns,
                                  source=session.engine_id)
+        self.mocap_relay.flush(self._send_parts)  # out now (we hold the socket lock), not after the whole batch
         if self.takes.recorder is not None:
             self.takes.on_mocap(performer, msg.fields, msg.parts[0])
         if self._mocap_hub is not None:

@@ -10,6 +10,7 @@
     send_hwm = 8                            # results queued per engine before new ones are dropped
     default_pipeline = "default"
     takes_dir = "takes"                     # where recorded takes go
+    take_compaction = "idle"                # re-encode raw take segments: "idle" (no frames flowing), "always", "manual"
 
     [osc]
     enabled = true
@@ -62,6 +63,7 @@ class ServerConfig:
     send_hwm: int = 8
     default_pipeline: str = "default"
     takes_dir: str = "takes"
+    take_compaction: str = "idle"
     osc_enabled: bool = False
     osc_host: str = "127.0.0.1"
     osc_port: int = 9010
@@ -96,6 +98,9 @@ class ServerConfig:
             raise ServerConfigError(f"{where}: osc.enabled = {self.osc_enabled!r} must be true or false")
         if not isinstance(self.osc_host, str) or not self.osc_host:
             raise ServerConfigError(f"{where}: osc.host must be a host name or address string")
+        if self.take_compaction not in ("idle", "always", "manual"):
+            raise ServerConfigError(f"{where}: server.take_compaction = {self.take_compaction!r} must be "
+                                    "\"idle\", \"always\" or \"manual\"")
         if self.timeout_ms <= self.heartbeat_ms:
             raise ServerConfigError(f"{where}: server.timeout_ms must be larger than server.heartbeat_ms")
 
@@ -124,7 +129,7 @@ class ServerConfig:
         keymap = {
             "endpoints": "endpoints", "heartbeat_ms": "heartbeat_ms", "timeout_ms": "timeout_ms",
             "max_frame_bytes": "max_frame_bytes", "send_hwm": "send_hwm", "default_pipeline": "default_pipeline",
-            "takes_dir": "takes_dir",
+            "takes_dir": "takes_dir", "take_compaction": "take_compaction",
         }
         for key, value in server.items():
             if key not in keymap:

@@ -42,12 +42,16 @@ P positions and S blendshapes; a receiver rejects any other size. Quaternions ar
 sender holds them (unit length); a receiver normalises them and rejects a zero or non-finite
 one. Reading in C#: ``MemoryMarshal.Cast<byte, float>(part)`` on a little-endian machine
 (``BinaryPrimitives.ReadSingleLittleEndian`` otherwise); in C++: ``memcpy`` into ``float``.
+
+Checking without decoding (a relay): ``check_pose_wire`` runs every check of ``pose_from_wire``;
+``check_pose_wire_with_layout`` does the same but, given the `PoseLayout` it returned for the
+performer's previous pose, skips the per-name checks when the name lists are equal again.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,6 +66,34 @@ _F32_LE = np.dtype("<f4")
 
 class PoseWireError(ValueError):
     """A MOCAP pose message that does not follow the layout; the message names the field or size."""
+
+
+@dataclass(frozen=True)
+class PoseLayout:
+    """The checked name lists of a pose header: which values the binary part holds, in order."""
+
+    bones: list[str]  # copies, owned by the layout: never aliased to a header that could change
+    positions: list[str]
+    blend_names: list[str]
+    with_confidence: bool
+    value_count: int = field(init=False)  # float32 values in the binary part
+
+    def __post_init__(self) -> None:
+        bone_count = len(self.bones)
+        object.__setattr__(self, "value_count", 4 * bone_count + 3 * len(self.positions) + len(self.blend_names)
+                           + (bone_count if self.with_confidence else 0))
+
+    def matches(self, fields: Mapping[str, Any]) -> bool:
+        """Whether ``fields`` lists exactly these names (a header decoded from msgpack holds plain lists)."""
+        return (
+            fields.get("bones") == self.bones
+            and fields.get("positions", _NO_NAMES) == self.positions
+            and fields.get("blendshapes", _NO_NAMES) == self.blend_names
+            and fields.get("confidence", False) is self.with_confidence
+        )
+
+
+_NO_NAMES: list[str] = []
 
 
 def pose_to_wire(pose: HumanoidPose, include_confidence: bool | None = None) -> tuple[dict[str, Any], bytes]:
@@ -124,14 +156,32 @@ def _str_list(fields: Mapping[str, Any], key: str, required: bool) -> list[str]:
 
 def check_pose_wire(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview) -> tuple[str, int]:
     """Every check of `pose_from_wire` without building the pose (what a relay needs): (performer, t_ns)."""
-    checked = _checked(fields, payload)
-    rotations = checked.values[: 4 * len(checked.bones)].reshape(-1, 4)
-    norms = np.einsum("ij,ij->i", rotations, rotations)
-    if np.any(norms < 1e-12):
-        raise PoseWireError(f"MOCAP rotation of {checked.bones[int(np.argmin(norms))]!r} has zero length")
-    if sum(float(v) * float(v) for v in checked.root[3:]) < 1e-12:
-        raise PoseWireError("MOCAP.root rotation has zero length")
-    return checked.performer, checked.t_ns
+    performer, t_ns, _layout = check_pose_wire_with_layout(fields, payload, None)
+    return performer, t_ns
+
+
+def check_pose_wire_with_layout(
+    fields: Mapping[str, Any], payload: bytes | bytearray | memoryview, known: PoseLayout | None
+) -> tuple[str, int, PoseLayout]:
+    """`check_pose_wire`, remembering the name lists: (performer, t_ns, layout of this pose).
+
+    A source sends the same ``bones``/``positions``/``blendshapes``/``confidence`` with every pose,
+    so when they equal ``known`` (a layout this function returned before) the per-name checks
+    (types, unknown bones, repeats, count) are not repeated: they held for equal lists.  Every
+    per-pose check still runs: performer, ``t_ns``, ``source``, ``root``, the part's size, finite
+    values and no zero-length quaternion, with the same messages as the full check.
+    """
+    performer, t_ns, _source, _root = _checked_scalars(fields)
+    layout = known if known is not None and known.matches(fields) else _checked_layout(fields)
+    values = _checked_values(layout, payload)
+    bone_count = len(layout.bones)
+    if bone_count:
+        rotations = values[: 4 * bone_count].reshape(-1, 4)
+        norms = np.einsum("ij,ij->i", rotations, rotations)
+        shortest = int(norms.argmin())
+        if norms[shortest] < 1e-12:
+            raise PoseWireError(f"MOCAP rotation of {layout.bones[shortest]!r} has zero length")
+    return performer, t_ns, layout
 
 
 @dataclass
@@ -140,18 +190,16 @@ class _Checked:
     t_ns: int
     source: str
     root: Any
-    bones: list[str]
-    positions: list[str]
-    blend_names: list[str]
-    with_confidence: bool
+    layout: PoseLayout
     values: np.ndarray
 
 
-def _checked(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview) -> _Checked:
+def _checked_scalars(fields: Mapping[str, Any]) -> tuple[str, int, str, Any]:
+    """performer, t_ns, source and root, each checked (the part of a header that changes with every pose)."""
     performer = fields.get("performer")
     if not isinstance(performer, str) or not performer:
         raise PoseWireError(f"MOCAP.performer must be a non-empty str, got {performer!r}")
-    if len(performer.encode("utf-8")) > MAX_PERFORMER_BYTES:
+    if len(performer) * 4 > MAX_PERFORMER_BYTES and len(performer.encode("utf-8")) > MAX_PERFORMER_BYTES:
         raise PoseWireError(f"MOCAP.performer is longer than {MAX_PERFORMER_BYTES} bytes")
     t_ns = fields.get("t_ns")
     if isinstance(t_ns, bool) or not isinstance(t_ns, int):
@@ -160,14 +208,21 @@ def _checked(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview)
     if not isinstance(source, str):
         raise PoseWireError(f"MOCAP.source must be a str, got {type(source).__name__}")
     root = fields.get("root")
-    if (
-        not isinstance(root, (list, tuple))
-        or len(root) != 7
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in root)
-    ):
+    if not isinstance(root, (list, tuple)) or len(root) != 7:
         raise PoseWireError(f"MOCAP.root must be an array of 7 numbers (x, y, z, qx, qy, qz, qw), got {root!r}")
-    if not all(math.isfinite(v) for v in root):
+    for v in root:
+        if type(v) is not float and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise PoseWireError(f"MOCAP.root must be an array of 7 numbers (x, y, z, qx, qy, qz, qw), got {root!r}")
+    if not all(map(math.isfinite, root)):
         raise PoseWireError(f"MOCAP.root holds non-finite values {list(root)}")
+    _x, _y, _z, qx, qy, qz, qw = root
+    if qx * qx + qy * qy + qz * qz + qw * qw < 1e-12:
+        raise PoseWireError("MOCAP.root rotation has zero length")
+    return performer, t_ns, source, root
+
+
+def _checked_layout(fields: Mapping[str, Any]) -> PoseLayout:
+    """The name lists: types, known bone names, no repeats, at most MAX_BLENDSHAPES blendshapes."""
     bones = _str_list(fields, "bones", required=True)
     positions = _str_list(fields, "positions", required=False)
     blend_names = _str_list(fields, "blendshapes", required=False)
@@ -180,26 +235,38 @@ def _checked(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview)
     with_confidence = fields.get("confidence", False)
     if not isinstance(with_confidence, bool):
         raise PoseWireError(f"MOCAP.confidence must be a bool, got {with_confidence!r}")
+    return PoseLayout(bones, positions, blend_names, with_confidence)
 
-    bone_count, position_count, blend_count = len(bones), len(positions), len(blend_names)
-    value_count = 4 * bone_count + 3 * position_count + blend_count + (bone_count if with_confidence else 0)
+
+def _checked_values(layout: PoseLayout, payload: bytes | bytearray | memoryview) -> np.ndarray:
+    """The part as float64 values: exactly the size the layout needs, every value finite."""
+    value_count = layout.value_count
     size = memoryview(payload).nbytes
     if size != 4 * value_count:
         raise PoseWireError(
-            f"MOCAP pose part is {size} bytes; {bone_count} bones, {position_count} positions, "
-            f"{blend_count} blendshapes{' and confidences' if with_confidence else ''} need {4 * value_count}"
+            f"MOCAP pose part is {size} bytes; {len(layout.bones)} bones, {len(layout.positions)} positions, "
+            f"{len(layout.blend_names)} blendshapes{' and confidences' if layout.with_confidence else ''} "
+            f"need {4 * value_count}"
         )
     values = np.frombuffer(payload, dtype=_F32_LE, count=value_count).astype(np.float64)
-    if not np.all(np.isfinite(values)):
+    if not math.isfinite(float(values.dot(values))):  # a NaN or an infinity makes the sum of squares non-finite
         raise PoseWireError("MOCAP pose part holds non-finite values")
-    return _Checked(performer, t_ns, source, root, bones, positions, blend_names, with_confidence, values)
+    return values
+
+
+def _checked(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview) -> _Checked:
+    performer, t_ns, source, root = _checked_scalars(fields)
+    layout = _checked_layout(fields)
+    return _Checked(performer, t_ns, source, root, layout, _checked_values(layout, payload))
 
 
 def pose_from_wire(fields: Mapping[str, Any], payload: bytes | bytearray | memoryview) -> HumanoidPose:
     """Inverse of `pose_to_wire`; raises `PoseWireError` naming the bad field or the size mismatch."""
     c = _checked(fields, payload)
     performer, t_ns, source, root, values = c.performer, c.t_ns, c.source, c.root, c.values
-    bones, positions, blend_names, with_confidence = c.bones, c.positions, c.blend_names, c.with_confidence
+    layout = c.layout
+    bones, positions, blend_names, with_confidence = (
+        layout.bones, layout.positions, layout.blend_names, layout.with_confidence)
     bone_count, position_count, blend_count = len(bones), len(positions), len(blend_names)
     rotations = values[: 4 * bone_count].reshape(-1, 4)
     norms = np.linalg.norm(rotations, axis=1)

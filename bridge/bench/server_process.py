@@ -86,6 +86,11 @@ class BenchServerProcess:
             raise RuntimeError("the benchmark's server process did not start (see its log above)")
         return json.loads(line)
 
+    @property
+    def pid(self) -> int:
+        """The server process's pid (benchmarks read its CPU time from /proc)."""
+        return self._child.pid
+
     def __exit__(self, *exc: object) -> None:
         if self._child.stdin:
             self._child.stdin.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bridge.protocol.audio_messages import Audio, AudioFormat
 from bridge.protocol.errors import ErrorCode, ProtocolError
 from bridge.protocol.header_codec import PROTOCOL_VERSION, decode_header, encode_header
 from bridge.protocol.messages import (
@@ -33,5 +34,5 @@ __all__ = [
     "Bye", "CameraInfo", "Control", "ControlAck", "Error", "Frame", "Heartbeat", "Hello", "Message", "Mocap",
     "Result", "Stats", "StreamDeclaration", "StreamGrant", "StreamStats", "Welcome", "parse_message",
     "serialize_message", "PIXEL_FORMATS", "PLANE_KIND_FORMATS", "Plane", "PlaneDescriptor", "SessionEvent",
-    "SessionMember", "StateChange",
+    "SessionMember", "StateChange", "Audio", "AudioFormat",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
 
+from bridge.protocol.audio_messages import Audio, AudioFormat
 from bridge.protocol.errors import ErrorCode, ProtocolError
 from bridge.protocol.header_codec import MAX_STRING_CHARS, PROTOCOL_VERSION, FieldReader, decode_header, encode_header
 from bridge.protocol.planes import PLANE_KIND_FORMATS, Plane, PlaneDescriptor
@@ -40,6 +41,7 @@ class StreamDeclaration:
     mask: bool = False
     fps: float = 30.0
     pipeline: str | None = None
+    audio: AudioFormat | None = None  # AUDIO chunks of this format follow the stream's FRAMEs (section 6.14)
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -55,6 +57,8 @@ class StreamDeclaration:
         out["fps"] = float(self.fps)
         if self.pipeline is not None:
             out["pipeline"] = self.pipeline
+        if self.audio is not None:
+            out["audio"] = self.audio.to_wire()
         return out
 
     @classmethod
@@ -70,6 +74,9 @@ class StreamDeclaration:
             fps=r.float("fps", required=False, default=30.0),
             pipeline=r.str("pipeline", required=False),
         )
+        audio_r = r.sub("audio", required=False)
+        if audio_r is not None:
+            decl.audio = AudioFormat.from_wire(audio_r)
         if decl.color_format not in PLANE_KIND_FORMATS["color"]:
             raise ProtocolError(
                 ErrorCode.BAD_FIELD,
@@ -588,14 +595,14 @@ class Mocap:
 
 
 Message = (Hello | Welcome | Frame | Result | Control | ControlAck | Stats | Error | Heartbeat | Bye | Mocap
-           | SessionEvent | StateChange)
+           | SessionEvent | StateChange | Audio)
 
 MESSAGE_TYPES: dict[str, type] = {
     cls.KIND: cls
     for cls in (Hello, Welcome, Frame, Result, Control, ControlAck, Stats, Error, Heartbeat, Bye, Mocap,
-                SessionEvent, StateChange)
+                SessionEvent, StateChange, Audio)
 }
-PLANE_KINDS = {"FRAME", "RESULT", "MOCAP"}
+PLANE_KINDS = {"FRAME", "RESULT", "MOCAP", "AUDIO"}  # kinds that carry binary parts after the header
 
 
 def parse_message(parts: Sequence[Any]) -> Message:
@@ -624,4 +631,6 @@ def serialize_message(msg: Message) -> list[Any]:
         parts.extend(p.data for p in msg.planes)
     elif isinstance(msg, Mocap):
         parts.extend(msg.parts)
+    elif isinstance(msg, Audio):
+        parts.append(msg.pcm)
     return parts

@@ -133,6 +133,23 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from bridge.takes.compactor import compact_take
+    from bridge.takes.reader import resolve_take
+
+    path = resolve_take(args.take, args.takes_dir)
+    try:
+        results = compact_take(path)
+    except RuntimeError as exc:  # being recorded: its own recorder compacts it
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    done = [r for r in results if r.raw_file is not None]
+    raw = sum(r.raw_bytes for r in done)
+    final = sum(r.final_bytes for r in done)
+    print(f"take {path.name}: {len(done)} raw segments re-encoded ({raw / 2**20:.1f} MiB -> {final / 2**20:.1f} MiB)")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from bridge.takes.export import export_take
 
@@ -198,8 +215,8 @@ def _cmd_rerender(args: argparse.Namespace) -> int:
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``takes`` with its ``list``, ``show``, ``export`` and ``rerender`` subcommands."""
-    takes = subparsers.add_parser("takes", help="list, inspect, export and re-render recorded takes")
+    """Add ``takes`` with its ``list``, ``show``, ``export``, ``compact`` and ``rerender`` subcommands."""
+    takes = subparsers.add_parser("takes", help="list, inspect, export, compact and re-render recorded takes")
     takes.add_argument("--takes-dir", default=DEFAULT_TAKES_DIR, help="folder holding the takes (default: ./takes)")
     sub = takes.add_subparsers(dest="takes_command", required=True)
     # also accepted after the subcommand (SUPPRESS: an absent one must not hide the one given before it)
@@ -224,6 +241,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--crf", type=int, default=16, help="H.264 quality (lower is better, default 16)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_guarded(_cmd_export))
+
+    p = sub.add_parser("compact", parents=[common],
+                       help="re-encode segments a take still holds raw (after a crash; recorders do it themselves)")
+    p.add_argument("take", help="take name (under --takes-dir) or path")
+    p.set_defaults(func=_guarded(_cmd_compact))
 
     p = sub.add_parser("rerender", parents=[common],
                        help="replay a take's inputs, controls and mocap through a pipeline, no drops")

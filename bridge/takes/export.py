@@ -5,9 +5,14 @@ output, the engine's input) re-encoded once into one H.264 MP4 (yuv420p,
 ``crf``), each picture at its take-clock time (variable frame rate, so it
 stays in sync with the audio), tagged with the take's start timecode.
 Audio: the stream's chunks in one 16-bit WAV whose sample 0 is the instant of
-the MP4's first picture; a chunk that arrives more than ``_RESYNC_S`` away
-from where the samples so far put it is moved there (silence fills a gap, an
-overlap is cut).  Mocap: each performer's poses through
+the MP4's first picture.  Sound and pictures are put in sync through the
+engine's clock: AUDIO and FRAME carry ``t_capture_ns`` on the same engine
+clock, and the offset from that clock to the take clock is the smallest
+(receipt - capture) over the stream's recorded frames (network delay only
+ever adds to it), so a chunk is placed where its first sample was captured,
+not where it happened to arrive (without recorded frames: where it arrived).
+A chunk more than ``_RESYNC_S`` away from where the samples so far put it is
+moved there (silence fills a gap, an overlap is cut).  Mocap: each performer's poses through
 ``mocap.bvh.BvhRecorder`` (interpolated onto a fixed frame time).
 """
 
@@ -26,7 +31,7 @@ import numpy as np
 
 from bridge.takes.layout import stream_dir_name
 from bridge.takes.segments import tag_bt601, yuv420_frame
-from bridge.takes.reader import TakeReader
+from bridge.takes.reader import AudioChunk, TakeReader
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +113,24 @@ class VideoFileWriter:
             self._container.close()
 
 
+def _picture_time_ns(t_ns: int, t_capture_ns: int, clock_offset_ns: int | None) -> int:
+    """Take-clock time of an engine frame: its capture time on the take clock (receipt when unknown)."""
+    return t_ns if clock_offset_ns is None or t_capture_ns <= 0 else t_capture_ns + clock_offset_ns
+
+
 def _pictures(reader: TakeReader, key: str, use_inputs: bool) -> Iterator[tuple[np.ndarray, int, str]]:
     """(RGB, take-clock time of the engine frame it shows, timecode) in order."""
+    offset = capture_clock_offset_ns(reader, key)
     if use_inputs:
         for frame in reader.input_frames(key, planes=False):
-            yield frame.color_rgb, frame.t_ns, frame.timecode
+            yield frame.color_rgb, _picture_time_ns(frame.t_ns, frame.t_capture_ns, offset), frame.timecode
         return
     times = {}
     for table in reader.segments(key, "input"):
         for record in table["records"]:
-            times[int(record["index"])] = (int(record["t_ns"]), str(record.get("timecode", "")))
+            times[int(record["index"])] = (
+                _picture_time_ns(int(record["t_ns"]), int(record.get("t_capture_ns", 0)), offset),
+                str(record.get("timecode", "")))
     for frame in reader.output_frames(key):
         t_ns, timecode = times.get(frame.index, (frame.t_ns, frame.timecode))
         yield frame.color_rgb, t_ns, timecode
@@ -144,8 +157,20 @@ def export_video(reader: TakeReader, key: str, path: Path, *, use_inputs: bool =
     return (writer.count if writer is not None else 0), t0_ns
 
 
-def export_audio(reader: TakeReader, key: str, path: Path, t0_ns: int | None) -> int:
-    """One WAV of a stream's audio, sample 0 at take time ``t0_ns`` (its first chunk when None); returns samples."""
+def capture_clock_offset_ns(reader: TakeReader, key: str) -> int | None:
+    """Take clock minus engine clock for ``key``: the smallest (receipt - capture) of its recorded frames."""
+    offsets = [int(record["t_ns"]) - int(record["t_capture_ns"])
+               for table in reader.segments(key, "input") for record in table["records"]
+               if int(record.get("t_capture_ns", 0)) > 0]
+    return min(offsets) if offsets else None
+
+
+def export_audio(reader: TakeReader, key: str, path: Path, t0_ns: int | None,
+                 clock_offset_ns: int | None = None) -> int:
+    """One WAV of a stream's audio, sample 0 at take time ``t0_ns`` (its first chunk when None); returns samples.
+
+    With ``clock_offset_ns`` (``capture_clock_offset_ns``) each chunk's take time is its engine capture time
+    plus the offset; without, the time it was received."""
     chunks = list(reader.audio_chunks(key))
     if not chunks:
         return 0
@@ -154,13 +179,16 @@ def export_audio(reader: TakeReader, key: str, path: Path, t0_ns: int | None) ->
     if other:
         log.warning("take %s stream %s: %d audio chunks in another format than %d Hz x %d are left out of %s",
                     reader.name, key, len(other), rate, channels, path.name)
-    start_ns = chunks[0].t_ns if t0_ns is None else t0_ns
+    def take_time_ns(chunk: AudioChunk) -> int:
+        return chunk.t_ns if clock_offset_ns is None else chunk.t_capture_ns + clock_offset_ns
+
+    start_ns = take_time_ns(chunks[0]) if t0_ns is None else t0_ns
     frame_bytes = 2 * channels
     out = bytearray()
     for position, chunk in enumerate(chunks):
         if (chunk.sample_rate_hz, chunk.channels) != (rate, channels):
             continue
-        expected = int(round((chunk.t_ns - start_ns) * rate / 1e9))
+        expected = int(round((take_time_ns(chunk) - start_ns) * rate / 1e9))
         here = len(out) // frame_bytes
         data = chunk.pcm_s16
         if position == 0 or abs(expected - here) > _RESYNC_S * rate:
@@ -248,7 +276,7 @@ def export_take(take: TakeReader | Path | str, out_dir: Path | str, *, inputs: b
                 t0_ns = first_ns if t0_ns is None else t0_ns
         if reader.segments(key, "audio"):
             wav_path = out / f"{base}.wav"
-            if export_audio(reader, key, wav_path, t0_ns):
+            if export_audio(reader, key, wav_path, t0_ns, capture_clock_offset_ns(reader, key)):
                 result.wavs.append(wav_path)
     for performer in sorted(reader.performers()):
         path = out / f"{stream_dir_name(performer)}.bvh"

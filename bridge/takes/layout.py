@@ -8,10 +8,11 @@ A take is a directory ``<takes_dir>/<name>/``::
     .lock                              flock(2)-ed by the recording process while it records
     events/controls.jsonl              one JSON object per CONTROL, appended and flushed
     events/mocap.msgpack               one msgpack map per pose (pose_wire fields + payload)
+    streams/<dir>/input/NNNNNN.raw.nut engine colour, raw rgb24, while the segment waits for the compactor
     streams/<dir>/input/NNNNNN.mkv     engine colour, lossless (libx264rgb, qp 0) in Matroska
     streams/<dir>/input/NNNNNN.npz     depth (as received: float16 or float32) and mask (uint8)
     streams/<dir>/input/NNNNNN.json    the segment's frame table: commits the segment
-    streams/<dir>/output/NNNNNN.mp4    pipeline output, H.264 (crf 17)
+    streams/<dir>/output/NNNNNN.mp4    pipeline output, H.264 (crf 16; raw ``.raw.nut`` until compacted)
     streams/<dir>/output/NNNNNN.json
     streams/<dir>/audio/NNNNNN.wav     16-bit PCM as received
     streams/<dir>/audio/NNNNNN.json

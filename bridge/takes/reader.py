@@ -24,7 +24,7 @@ import numpy as np
 
 from bridge.takes.layout import (
     CONTROLS_FILE, MANIFEST, MOCAP_FILE, PART_SUFFIX, SEGMENT_KINDS, STATUS_FILE, STREAMS_DIR, TakeFormatError,
-    is_being_recorded, read_json, read_status, write_json_atomic,
+    is_being_recorded, read_json, read_status, segment_name, write_json_atomic,
 )
 from bridge.takes.manifest import TakeInfo, check_manifest, last_event_ns, stream_entry, take_info
 
@@ -234,7 +234,7 @@ class TakeReader:
             if planes and table.get("planes"):
                 npz = np.load(self._file(key, "input", table["planes"]))
             try:
-                video = self._file(key, "input", table["video"])
+                video = self._video_file(key, "input", table)
                 for record, rgb in zip(records, _decode_video(video, len(records))):
                     index = int(record["index"])
                     attached = []
@@ -261,7 +261,7 @@ class TakeReader:
         for table in self.segments(key, "output"):
             records = table["records"]
             crop = (int(table["width"]), int(table["height"]))
-            video = self._file(key, "output", table["video"])
+            video = self._video_file(key, "output", table)
             for record, rgb in zip(records, _decode_video(video, len(records), crop)):
                 yield OutputFrame(key, int(record["index"]), int(record["t_ns"]), str(record.get("timecode", "")),
                                   bool(record.get("held", False)), rgb)
@@ -315,6 +315,17 @@ class TakeReader:
     # ------------------------------------------------------------------ internals
     def _file(self, stream_key: str, kind: str, name: str) -> Path:
         return self.path / self._dirs[stream_key] / kind / name
+
+    def _video_file(self, stream_key: str, kind: str, table: dict[str, Any]) -> Path:
+        """The segment's video; when the compactor replaced it since the table was read (its raw file is gone),
+        the table is read again and updated in place (``bridge.takes.compactor``)."""
+        path = self._file(stream_key, kind, table["video"])
+        if path.is_file() or not table.get("compact_to"):
+            return path
+        fresh = read_json(path.with_name(f"{segment_name(int(table['seq']))}.json"))
+        table.update({k: fresh[k] for k in ("video", "codec", "options") if k in fresh})
+        table.pop("compact_to", None)
+        return self._file(stream_key, kind, table["video"])
 
     def _scan_segments(self) -> None:
         root = self.path / STREAMS_DIR

@@ -10,6 +10,18 @@ hits both alike; in a "with" phase a ``TakeRecorder`` receives every input
 (``on_input``, on the frame path) and every output (``on_output``).  Between
 phases feeding pauses while the take is stopped, so finishing a take never
 runs inside a measured phase.  ``ratio`` = with / without (target >= 0.95).
+
+With deferred encoding (the default, ``EncodingSettings.deferred``) the
+writers store raw pictures and a compactor process re-encodes them into the
+final codecs.  Each round then has a third phase, so both compaction policies
+are measured side by side: "with" records under the server's default policy
+``idle`` (the compactor waits while frames flow, and runs between phases,
+as a server runs it when the engines pause: ``compaction_wait_s``); "with
+live compaction" records under ``always``, the compactor re-encoding at
+``SCHED_IDLE`` priority beside the pipeline (``ratio_with_live_compaction``;
+what it has not finished at the end of the phase, ``raw_segments_at_stop``,
+it finishes between phases).  The compactor's CPU per frame is reported
+beside the writers' so the whole cost of recording is visible.
 """
 
 from __future__ import annotations
@@ -59,6 +71,13 @@ class RecordBenchResult:
     take_mib_per_s: float
     peak_queue_mib: float
     recording_failed: str | None
+    encoding: str
+    compactor_cpu_ms_per_frame: float
+    raw_segments_at_stop: int
+    compaction_wait_s: float
+    compaction_failures: int
+    live_fps_with_live_compaction: float | None
+    ratio_with_live_compaction: float | None
 
 
 class _Driver:
@@ -141,27 +160,35 @@ def run_record_bench(width: int = 640, height: int = 360, seconds: float = 5.0, 
     own_dir = takes_dir is None
     root = Path(tempfile.mkdtemp(prefix="bench-record-")) if own_dir else Path(takes_dir)
     pipeline_dict = pipeline_as_dict(load_builtin(pipeline))
-    without = [0, 0.0, 0.0]
-    with_rec = [0, 0.0, 0.0]
+    encoding = encoding or EncodingSettings()
+    phases: list[tuple[str, str | None]] = [("without", None), ("with", "idle")]
+    if encoding.deferred:
+        phases.append(("with_live_compaction", "always"))
+    totals_by_phase = {name: [0, 0.0, 0.0] for name, _ in phases}
+    without, with_rec = totals_by_phase["without"], totals_by_phase["with"]
     failure: str | None = None
     recorded_in = recorded_out = 0
     take_bytes = 0
     peak_queue = 0
     writer_cpu_s = 0.0
+    compactor_cpu_s = 0.0
+    raw_at_stop = 0
+    compaction_wait_s = 0.0
+    compaction_failures = 0
     try:
         driver.chain.start()
         driver.run_phase(warmup_s)
         for round_number in range(rounds):
-            for recording in (False, True):
+            for phase, compaction in phases:
                 recorder = None
-                if recording:
-                    recorder = TakeRecorder(root, f"bench-{round_number}", fps_hint=30.0, writer_nice=writer_nice,
-                                            encoding=encoding)
+                if compaction is not None:
+                    recorder = TakeRecorder(root, f"bench-{round_number}-{phase}", fps_hint=30.0,
+                                            writer_nice=writer_nice, encoding=encoding, compaction=compaction)
                     recorder.start({_KEY: pipeline_dict})
                     driver.recorder = recorder
                 count, wall, cpu = driver.run_phase(seconds)
                 driver.recorder = None
-                totals = with_rec if recording else without
+                totals = totals_by_phase[phase]
                 totals[0] += count
                 totals[1] += wall
                 totals[2] += cpu
@@ -172,7 +199,19 @@ def run_record_bench(width: int = 640, height: int = 360, seconds: float = 5.0, 
                     recorded_out += info.output_frames
                     peak_queue = max(peak_queue, recorder.peak_queued_bytes)
                     writer_cpu_s += recorder.writer_cpu_s
-                    take_bytes += sum(f.stat().st_size for f in info.path.rglob("*") if f.is_file())
+                    compactor = recorder.compactor
+                    if compactor is not None:
+                        if compaction == "always":
+                            raw_at_stop += compactor.pending
+                        wait0 = time.perf_counter()
+                        compactor.resume()  # the live stream paused between phases: as a server would
+                        recorder.wait_compacted(300)
+                        compaction_wait_s += time.perf_counter() - wait0
+                        compactor_cpu_s += compactor.cpu_s
+                        compaction_failures += len(compactor.failed)
+                        take_bytes += compactor.final_bytes  # what stays once the raw files are gone
+                    else:
+                        take_bytes += sum(f.stat().st_size for f in info.path.rglob("*") if f.is_file())
     finally:
         driver.close()
         if own_dir:
@@ -195,4 +234,18 @@ def run_record_bench(width: int = 640, height: int = 360, seconds: float = 5.0, 
         take_mib_per_s=round(take_bytes / MIB / max(with_rec[1], 1e-9), 2),
         peak_queue_mib=round(peak_queue / MIB, 2),
         recording_failed=failure,
+        encoding="deferred" if encoding.deferred else "live",
+        compactor_cpu_ms_per_frame=round(1000 * compactor_cpu_s / max(1, recorded_in), 2),
+        raw_segments_at_stop=raw_at_stop,
+        compaction_wait_s=round(compaction_wait_s, 2),
+        compaction_failures=compaction_failures,
+        live_fps_with_live_compaction=_fps(totals_by_phase.get("with_live_compaction")),
+        ratio_with_live_compaction=(round(_fps(totals_by_phase["with_live_compaction"]) / fps_without, 3)
+                                    if "with_live_compaction" in totals_by_phase and fps_without else None),
     )
+
+
+def _fps(totals: list[Any] | None) -> float | None:
+    if totals is None or not totals[1]:
+        return None
+    return round(totals[0] / totals[1], 2)

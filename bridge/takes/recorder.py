@@ -36,6 +36,7 @@ from typing import Any, Callable
 import msgpack
 import numpy as np
 
+from bridge.takes.compactor import COMPACTION_POLICIES, SegmentCompactor
 from bridge.takes.layout import (
     CONTROLS_FILE, EVENTS_DIR, MANIFEST, MOCAP_FILE, STATUS_FILE, STREAMS_DIR, TAKE_FORMAT, TAKE_FORMAT_VERSION,
     TakeLock, check_take_name, commit_file, stream_dir_name, write_json_atomic, write_status_in_place,
@@ -336,6 +337,8 @@ class _Committer:
                                     f"{job.table['stream']!r} failed: {type(exc).__name__}: {exc}", exc)
                 continue
             self.recorder._on_committed(job.table["stream"], job.table["kind"], job.summary)
+            if job.table.get("compact_to"):
+                self.recorder._compact(job.table_path)
 
 
 class TakeRecorder:
@@ -346,7 +349,7 @@ class TakeRecorder:
                  segment_s: float = 0.5, encoding: EncodingSettings | None = None,
                  max_queued_bytes: int = 512 * MIB, max_writer_lag_s: float = 5.0, fsync: bool = True,
                  writer_nice: int = 5, burst_s: float = 0.2, stop_timeout_s: float = 60.0,
-                 wall_clock_ns: Callable[[], int] = time.time_ns) -> None:
+                 wall_clock_ns: Callable[[], int] = time.time_ns, compaction: str = "always") -> None:
         if name is not None:
             check_take_name(name)
         if not 0.05 <= segment_s <= 60.0:
@@ -363,6 +366,12 @@ class TakeRecorder:
         self.rate = max(1, round(fps_hint))
         self.segment_ns = int(segment_s * 1e9)
         self.encoding = encoding or EncodingSettings()
+        # deferred encoding: when the compactor process re-encodes the raw segments (``COMPACTION_POLICIES``):
+        # "always" beside the live stream, "idle" only once ``compactor.resume()`` says the live stream paused
+        # (``TakeControl`` does, from the server's frame flow), "manual" never (``machinima-bridge takes compact``)
+        if compaction not in COMPACTION_POLICIES:
+            raise ValueError(f"compaction must be one of {', '.join(COMPACTION_POLICIES)}, got {compaction!r}")
+        self.compaction = compaction
         self.max_queued_bytes = int(max_queued_bytes)
         self.max_writer_lag_ns = int(max_writer_lag_s * 1e9)
         self.fsync = fsync
@@ -390,6 +399,7 @@ class TakeRecorder:
         self._segments: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._events: _EventWriter | None = None
         self._committer = _Committer(self)
+        self._compactor: SegmentCompactor | None = None
         self._take_lock: TakeLock | None = None
         self._finished = threading.Event()
         self._finish_once = threading.Lock()
@@ -438,6 +448,8 @@ class TakeRecorder:
             if self._take_lock is not None:
                 self._take_lock.release()
             raise
+        if self.encoding.deferred and self.compaction != "manual":
+            self._start_compactor()
         self._committer.start()
         self._events.start()
         with self._lock:
@@ -671,6 +683,8 @@ class TakeRecorder:
             self._committer.thread.join(max(0.0, deadline - time.monotonic()))
             if self._committer.thread.is_alive():
                 self._fail(f"committing segments did not finish within {self.stop_timeout_s:.0f} s")
+            if self._compactor is not None:
+                self._compactor.close()  # it finishes the raw segments it has in the background
             status = "failed" if self._failure is not None else "complete"
             manifest = self._manifest(status)
             assert self.path is not None
@@ -694,6 +708,34 @@ class TakeRecorder:
                      self._info.input_frames, self._info.output_frames, self._info.controls, self._info.mocap_poses)
         finally:
             self._finished.set()
+
+    def _start_compactor(self) -> None:
+        compactor = SegmentCompactor(str(self.name), fsync=self.fsync, rate=self.rate,
+                                     paused=self.compaction == "idle")
+        try:
+            compactor.start()
+        except Exception as exc:  # the take still records: its segments stay raw, complete and readable
+            log.error("take %s: the compactor process could not start (%s); segments stay raw until "
+                      "`machinima-bridge takes compact %s`", self.name, exc, self.name)
+            return
+        self._compactor = compactor
+
+    def _compact(self, table_path: Path) -> None:
+        if self._compactor is not None:
+            self._compactor.submit(table_path)
+
+    @property
+    def compactor(self) -> SegmentCompactor | None:
+        """The process re-encoding raw segments (``EncodingSettings.deferred``); None when not deferring."""
+        return self._compactor
+
+    def wait_compacted(self, timeout_s: float | None = None) -> bool:
+        """After the take finished: True once every raw segment was re-encoded (or its failure logged)."""
+        if self._compactor is None:
+            return True
+        if not self._finished.wait(timeout_s):
+            return False
+        return self._compactor.wait(timeout_s)
 
     def _on_committed(self, stream_key: str, kind: str, summary: dict[str, Any]) -> None:
         with self._manifest_lock:
@@ -729,6 +771,7 @@ class TakeRecorder:
             "segment_s": self.segment_ns / 1e9,
             "encoding": {"input": {"codec": self.encoding.input_codec, **dict(self.encoding.input_options)},
                          "output": {"codec": self.encoding.output_codec, **dict(self.encoding.output_options)},
+                         "deferred": self.encoding.deferred,
                          "planes": "npz, zlib level %d" % self.encoding.planes_compresslevel},
             "pipelines": self._pipelines,
             "streams": streams,

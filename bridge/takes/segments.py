@@ -46,6 +46,12 @@ class EncodingSettings:
     threads: int = 1  # per encoder; the writer runs beside the live pipeline and must stay small
     planes_compresslevel: int = 1  # zlib level of depth/mask members: fast, still lossless
     depth_storage: str = "float16"  # "float16" (F16 depth exact, F32 depth to 0.05 %) or "exact" (as received)
+    # Deferred encoding: while the take records, pictures are written raw (rgb24 in NUT, a few memory copies
+    # per frame) and a compactor process at idle priority re-encodes each committed segment into the codecs
+    # above (``bridge.takes.compactor``), so encoding runs in the CPU time the live pipeline leaves idle.
+    # Streams whose raw pictures would pass ``deferred_max_mib_per_s`` (input + output) are encoded live.
+    deferred: bool = True
+    deferred_max_mib_per_s: float = 96.0
 
     @classmethod
     def fast_lossless(cls) -> EncodingSettings:
@@ -56,7 +62,22 @@ class EncodingSettings:
     def input_suffix(self) -> str:
         return {"matroska": ".mkv", "nut": ".nut"}[self.input_container]
 
+    def defers(self, width: int, height: int, rate: int) -> bool:
+        """Whether a stream of this size is written raw now and compacted later (see ``deferred``)."""
+        raw_mib_per_s = 2 * width * height * 3 * rate / (1024 * 1024)
+        return self.deferred and raw_mib_per_s <= self.deferred_max_mib_per_s
+
+    def final_video(self, kind: str) -> dict[str, Any]:
+        """Codec, options, container and suffix a segment of ``kind`` ("input"/"output") ends up in."""
+        if kind == "input":
+            return {"codec": self.input_codec, "options": dict(self.input_options),
+                    "container": self.input_container, "suffix": self.input_suffix}
+        return {"codec": self.output_codec, "options": dict(self.output_options), "container": "mp4",
+                "suffix": ".mp4"}
+
     def __post_init__(self) -> None:
+        if self.deferred_max_mib_per_s < 0:
+            raise ValueError(f"deferred_max_mib_per_s must not be negative, got {self.deferred_max_mib_per_s}")
         if self.input_container not in ("matroska", "nut"):
             raise ValueError(f"input_container must be 'matroska' or 'nut', got {self.input_container!r}")
         if self.depth_storage not in ("float16", "exact"):
@@ -84,6 +105,10 @@ def to_float16(array: np.ndarray) -> np.ndarray:
     if array.dtype == np.float32 and array.ndim == 2:
         return cv2.multiply(array, 1.0, dtype=cv2.CV_16F)
     return array.astype(np.float16)
+
+
+RAW_CODEC = "rawvideo"  # what deferred segments hold until the compactor has re-encoded them
+RAW_CONTAINER, RAW_SUFFIX = "nut", ".raw.nut"
 
 
 @dataclass
@@ -240,6 +265,7 @@ class InputSegmentWriter(_SegmentWriter):
         self._paths_video: tuple[Path, Path] | None = None
         self._paths_planes: tuple[Path, Path] | None = None
         self._size: tuple[int, int] | None = None
+        self._deferred = False
 
     def add(self, t_ns: int, index: int, t_capture_ns: int, engine_timecode: str | None, color: np.ndarray,
             color_format: str, depth: np.ndarray | None, mask: np.ndarray | None) -> None:
@@ -271,12 +297,18 @@ class InputSegmentWriter(_SegmentWriter):
 
     def _open(self, slot: int, width: int, height: int) -> None:
         self._start(slot)
-        self._paths_video = self._paths(self.settings.input_suffix)
+        settings = self.settings
+        self._deferred = settings.defers(width, height, self.rate)
+        self._paths_video = self._paths(RAW_SUFFIX if self._deferred else settings.input_suffix)
         self._paths_planes = self._paths(".npz")
         self._size = (width, height)
-        settings = self.settings
-        self._video = _VideoSegment(self._paths_video[0], settings.input_container, settings.input_codec, "rgb24",
-                                    width, height, self.rate, dict(settings.input_options), settings.threads)
+        if self._deferred:
+            self._video = _VideoSegment(self._paths_video[0], RAW_CONTAINER, RAW_CODEC, "rgb24", width, height,
+                                        self.rate, {}, 1)
+        else:
+            self._video = _VideoSegment(self._paths_video[0], settings.input_container, settings.input_codec,
+                                        "rgb24", width, height, self.rate, dict(settings.input_options),
+                                        settings.threads)
 
     def _add_plane(self, member: str, array: np.ndarray) -> str:
         if self._planes is None:
@@ -301,6 +333,8 @@ class InputSegmentWriter(_SegmentWriter):
         table = {"video": self._paths_video[1].name, "codec": self.settings.input_codec,
                  "options": dict(self.settings.input_options), "width": width, "height": height,
                  "planes": planes_name}
+        if self._deferred:
+            table.update(codec=RAW_CODEC, options={}, compact_to=self.settings.final_video("input"))
         return files, table
 
     def _abandon_files(self) -> None:
@@ -327,6 +361,7 @@ class OutputSegmentWriter(_SegmentWriter):
         self._video: _VideoSegment | None = None
         self._paths_video: tuple[Path, Path] | None = None
         self._size: tuple[int, int] | None = None
+        self._deferred = False
 
     def add(self, t_ns: int, index: int, color: np.ndarray, color_format: str, held: bool) -> None:
         rgb = to_rgb(color, color_format)
@@ -337,12 +372,18 @@ class OutputSegmentWriter(_SegmentWriter):
         if self.slot is None:
             self._start(slot)
             self._size = (width, height)
-            self._paths_video = self._paths(".mp4")
-            self._video = _VideoSegment(self._paths_video[0], "mp4", self.settings.output_codec, "yuv420p",
-                                        width + width % 2, height + height % 2, self.rate,
-                                        dict(self.settings.output_options), self.settings.threads)
+            self._deferred = self.settings.defers(width, height, self.rate)
+            if self._deferred:
+                self._paths_video = self._paths(RAW_SUFFIX)
+                self._video = _VideoSegment(self._paths_video[0], RAW_CONTAINER, RAW_CODEC, "rgb24", width, height,
+                                            self.rate, {}, 1)
+            else:
+                self._paths_video = self._paths(".mp4")
+                self._video = _VideoSegment(self._paths_video[0], "mp4", self.settings.output_codec, "yuv420p",
+                                            width + width % 2, height + height % 2, self.rate,
+                                            dict(self.settings.output_options), self.settings.threads)
         assert self._video is not None
-        if width % 2 or height % 2:
+        if not self._deferred and (width % 2 or height % 2):
             rgb = cv2.copyMakeBorder(rgb, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
         self._video.add(rgb)
         self.records.append({"index": int(index), "t_ns": int(t_ns), "timecode": self.timecode.at(t_ns),
@@ -355,6 +396,8 @@ class OutputSegmentWriter(_SegmentWriter):
         width, height = self._size or (0, 0)
         table = {"video": self._paths_video[1].name, "codec": self.settings.output_codec,
                  "options": dict(self.settings.output_options), "width": width, "height": height}
+        if self._deferred:
+            table.update(codec=RAW_CODEC, options={}, compact_to=self.settings.final_video("output"))
         return [self._paths_video], table
 
     def _abandon_files(self) -> None:

@@ -94,3 +94,34 @@ def test_osc_starts_and_stops_a_take(tmp_path: Path):
         server.stop()
     take = TakeReader(tmp_path / "takes" / "from-osc")
     assert len(list(take.input_frames(take.default_stream()))) == 5
+
+
+def test_take_compaction_waits_until_the_live_stream_pauses(tmp_path: Path):
+    from bridge.takes.compactor import pending_tables
+
+    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"], takes_dir=str(tmp_path / "takes"),
+                                       take_compaction="idle"))
+    server.start()
+    client = BridgeClient(server.endpoint, engine="unity")
+    scene = SimulatedScene(SceneSettings(W, H))
+    try:
+        client.connect([StreamDeclaration(0, "main", W, H, depth_format="F32", mask=True, pipeline="passthrough")])
+        server.start_take("quiet-later")
+        assert _stream(client, scene, 0, 30) == 30
+        server.stop_take()
+        take_dir = tmp_path / "takes" / "quiet-later"
+        # frames keep flowing after the take: its raw segments wait, the live stream keeps the CPU
+        assert _stream(client, scene, 30, 45) == 45
+        assert len(pending_tables(take_dir)) >= 2
+        compactor = server.takes._finishing[-1].compactor
+        assert compactor is not None and compactor.paused and compactor.done == 0
+        # the engine stops sending: after a quiet spell the compactor runs and every segment is re-encoded
+        deadline = time.monotonic() + 30
+        while pending_tables(take_dir) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pending_tables(take_dir) == [] and not compactor.paused and compactor.failed == []
+    finally:
+        client.close()
+        server.stop()
+    frames = list(TakeReader(tmp_path / "takes" / "quiet-later").input_frames())
+    assert [f.index for f in frames] == list(range(30))

@@ -39,6 +39,7 @@ import msgpack
 import numpy as np
 import pytest
 
+from bridge.protocol.audio_messages import Audio, AudioFormat
 from bridge.protocol.errors import ProtocolError
 from bridge.protocol.messages import (
     Bye, CameraInfo, Control, ControlAck, Error, Frame, Heartbeat, Hello, Mocap, Result, Stats, StreamDeclaration,
@@ -144,7 +145,8 @@ def documented_field_tables(doc: Path = PROTOCOL_DOC) -> dict[str, FieldTable]:
     while i < len(lines):
         line = lines[i]
         heading = re.match(r"^#+\s+(.*)$", line)
-        caption = re.match(r"^\*\*([^*]+)\*\*(\s*\([^)]*\))?(\s*map)?:\s*$", line)
+        # "**Grant** (entries of `streams`):", "**Camera** map:", "**Audio format** map (the `audio` field ...):"
+        caption = re.match(r"^\*\*([^*]+)\*\*(\s*map)?(\s*\([^)]*\))?(\s*map)?:\s*$", line)
         if heading:
             label = heading.group(1).strip()
         elif caption:
@@ -195,10 +197,12 @@ def full_messages() -> dict[str, list[Any]]:
     color_plane = Plane(PlaneDescriptor("color", "RGBA8", 4, 3, 20), padded.tobytes())
     depth_plane = Plane.from_array("depth", "F16", np.full((3, 4), 2.5, np.float16))
     mask_plane = Plane.from_array("mask", "U8", np.full((3, 4), 255, np.uint8))
-    stream = StreamDeclaration(7, "main-cam", 4, 3, "BGRA8", "F32", True, 29.97, "film")
+    stream = StreamDeclaration(7, "main-cam", 4, 3, "BGRA8", "F32", True, 29.97, "film", AudioFormat(44100, 2))
+    # full scale both ways, the most negative sample, silence, odd values: 5 stereo frames
+    pcm = np.array([[0, 0], [32767, -32768], [-1, 1], [12345, -23456], [-32767, 32767]], np.int16)
     messages: dict[str, Any] = {
         "hello": Hello("Unity 6000.0.1f1", [stream, StreamDeclaration(8, "overlay", 16, 16)], "probe/1 (café)", "take-02",
-                       ["depth", "mask", "camera"], 250),
+                       ["depth", "mask", "camera", "audio"], 250),
         "welcome": Welcome("machinima-bridge 0.1.0", "engine-3", "take-02",
                            [StreamGrant(7, "film", ["cadence", "film_look"], 4, 3, "RGB8")], 250, 5000, 1 << 26),
         "frame": Frame(7, 2**62 + 5, 2**63 - 1, [color_plane, depth_plane, mask_plane], "01:02:03;04",
@@ -221,6 +225,8 @@ def full_messages() -> dict[str, list[Any]]:
         "state_applied": StateChange("scene.cue", {"act": 3, "cue": "blackout", "fade_s": 2.5}, "set", "engine-2", 7),
         "state_delete": StateChange("lights", op="delete"),
         "state_set_nil": StateChange("note", None),
+        "audio": Audio.from_array(7, 2**63 - 1, 2**63 - 1, 44100, pcm),
+        "audio_mono_max": Audio.from_array(65535, 0, 0, 192000, (np.arange(192000) % 65536 - 32768).astype(np.int16)),
     }
     if HAVE_MOCAP:
         fields, payload = pose_to_wire(full_pose(), include_confidence=True)
@@ -255,12 +261,13 @@ def test_every_documented_kind_and_field_survives_a_csharp_round_trip(built: Any
         "stats_report": _table(tables, "6.7 STATS"), "error": _table(tables, "6.8 ERROR"),
         "heartbeat": _table(tables, "6.9 HEARTBEAT"), "bye": _table(tables, "6.10 BYE"),
         "session_leave": _table(tables, "6.12 SESSION"), "state_applied": _table(tables, "6.13 STATE"),
+        "audio": _table(tables, "6.14 AUDIO"),
     }
     if HAVE_MOCAP:
         expected_top["mocap"] = _table(tables, "6.11 MOCAP")
     documented_kinds = {m.group(1) for label in tables if (m := re.match(r"^6\.\d+ ([A-Z_]+)", label))}
     covered_kinds = {"HELLO", "WELCOME", "FRAME", "RESULT", "CONTROL", "CONTROL_ACK", "STATS", "ERROR", "HEARTBEAT", "BYE",
-                     "SESSION", "STATE"}
+                     "SESSION", "STATE", "AUDIO"}
     covered_kinds |= {"MOCAP"} if HAVE_MOCAP else set()
     assert documented_kinds == covered_kinds, (
         f"docs/protocol.md documents kinds {sorted(documented_kinds - covered_kinds)} that the C# implementation "
@@ -298,6 +305,16 @@ def test_every_documented_kind_and_field_survives_a_csharp_round_trip(built: Any
             assert [k for k, _ in entries[0]] == doc_keys, f"{name}.{key}[0] lacks documented keys"
         if name == "mocap":
             _assert_same_pose(outcome[name], tmp_path, name, parts, f"{name}")
+        if name == "hello":
+            # the stream's audio format map: every documented key, in table order
+            audio_format = dict(dict(header)["streams"][0])["audio"]
+            assert [k for k, _ in audio_format] == _table(tables, "Audio format") == ["sample_rate_hz", "channels"]
+        if outcome[name]["kind"] == "AUDIO":
+            python_samples = np.frombuffer(parts[1], "<i2")
+            assert outcome[name]["sample_count"] == python_samples.size
+            assert outcome[name]["sample_sum"] == int(python_samples.astype(np.int64).sum()), f"{name}: C# reads other samples"
+            if python_samples.size <= 1024:
+                assert outcome[name]["samples_s16"] == python_samples.tolist(), f"{name}: C# reads other samples"
     assert kinds_seen == covered_kinds
 
 
@@ -556,6 +573,74 @@ def test_live_csharp_session_against_the_real_server(built: Any, tmp_path: Path)
             probe.proc.kill()
         for server in servers:
             server.stop()
+
+
+# ---------------------------------------------------------------------------------------------- AUDIO
+
+
+def reference_s16(samples: np.ndarray) -> np.ndarray:
+    """The float -> s16 rule of every implementation (bridge/simulated_sound.py): round(x * 32767), half to
+    even, clamped; NaN is silence."""
+    scaled = np.nan_to_num(samples.astype(np.float64) * 32767.0, nan=0.0, posinf=32767.0, neginf=-32768.0)
+    return np.clip(np.round(scaled), -32768, 32767).astype("<i2")
+
+
+def pcm_test_floats() -> np.ndarray:
+    """Edge values (full scale, beyond it, halves, NaN, infinities, denormals) and 20000 random samples."""
+    rng = np.random.default_rng(7)
+    edges = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 0.25, 1.5, -1.5, -32768 / 32767, 1 / 32767, 0.5 / 32767,
+                      1.5 / 32767, 2.5 / 32767, -2.5 / 32767, 1e-40, np.nan, np.inf, -np.inf, 1e30, -1e30], np.float32)
+    halves = ((np.arange(-200, 200) + 0.5) / 32767).astype(np.float32)
+    return np.concatenate([edges, halves, rng.uniform(-1.2, 1.2, 20000).astype(np.float32)])
+
+
+@needs_mono
+def test_csharp_float_to_s16_matches_the_reference_rule(built: Any, tmp_path: Path) -> None:
+    floats = pcm_test_floats()
+    (tmp_path / "in.f32").write_bytes(floats.astype("<f4").tobytes())
+    proc = csharp.run_probe(TOOLCHAIN, built, "pcm", str(tmp_path / "in.f32"), str(tmp_path / "out.s16"), timeout_s=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ours = np.frombuffer((tmp_path / "out.s16").read_bytes(), "<i2")
+    want = reference_s16(floats)
+    bad = np.flatnonzero(ours != want)
+    assert bad.size == 0, f"C# differs at {bad[:5]}: floats {floats[bad[:5]]} -> {ours[bad[:5]]}, want {want[bad[:5]]}"
+    assert ours[:4].tolist() == [0, 0, 32767, -32767] and ours[16] == 0  # NaN is silence
+
+
+@needs_libzmq
+@pytest.mark.timeout(120)
+def test_live_csharp_audio_beside_frames_against_the_real_server(built: Any) -> None:
+    from bridge.server import BridgeServer
+    from bridge.server_config import ServerConfig
+
+    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"]))
+    server.start()
+    probe = ProbeProcess(csharp.probe_command(TOOLCHAIN, built, "audio", server.endpoint), built.folder)
+    try:
+        audio = probe.expect("audio", 90)
+        # 20 frames of 40 ms: 40 chunks of 20 ms from the chunker plus one through SubmitAudio(short[])
+        assert audio["results"] == audio["frames"] == 20
+        assert audio["chunk_samples"] == 960 and audio["chunks"] == 41 and audio["indices_consecutive"]
+        assert audio["chunks_sent"] == 41 and audio["chunks_dropped"] == 0
+        assert audio["stats_frames_in"] >= 20
+        assert "declared 48000 Hz x 2" in audio["local_refusal"]
+
+        repeated = probe.expect("repeated", 30)
+        assert repeated["name"] == "BAD_FIELD" and repeated["stream"] == 0 and repeated["index"] == 40
+        assert "previous chunk's 40" in repeated["message"], "the server accepted every chunk up to index 40"
+
+        wrong = probe.expect("wrong_channels", 30)
+        assert wrong["name"] == "PLANE_MISMATCH" and wrong["ref_kind"] == "AUDIO"
+        assert wrong["stream"] == 0 and wrong["index"] == 41
+        assert "48000 Hz x 1" in wrong["message"] and "48000 Hz x 2" in wrong["message"]
+
+        after = probe.expect("after", 30)
+        assert after["state"] == "Welcomed" and after["reconnects"] == 0
+        assert probe.proc.wait(30) == 0, "\n".join(probe.stderr[-40:])
+    finally:
+        if probe.proc.poll() is None:
+            probe.proc.kill()
+        server.stop()
 
 
 # ---------------------------------------------------------------------------------------------- VMC

@@ -7,7 +7,10 @@
 * two C++ engines in one session: SESSION events, a MOCAP pose relayed by the server and decoded,
   a STATE change confirmed to both;
 * the threaded EngineLink the Unreal worker runs: heartbeats keep an idle session alive, and it
-  reconnects after the server says BYE and after the server process dies without a word.
+  reconnects after the server says BYE and after the server process dies without a word;
+* AUDIO (docs/protocol.md 6.14): the C++ and Python parsers agree on every field of AUDIO and of
+  the stream's audio format, broken or not; float -> s16 follows the reference rule; sound cut into
+  chunks flows beside frames through EngineLink, and the server's refusals come back as ERRORs.
 
 Skips (naming the missing tool) without g++ or the libzmq/cppzmq headers; fails when the C++ does
 not compile.  CI installs the tools (apt-get install -y g++ libzmq3-dev cppzmq-dev).
@@ -15,6 +18,7 @@ not compile.  CI installs the tools (apt-get install -y g++ libzmq3-dev cppzmq-d
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -25,9 +29,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, Iterator
 
+import msgpack
+import numpy as np
 import pytest
 
+from bridge.protocol.audio_messages import Audio, AudioFormat
+from bridge.protocol.errors import ProtocolError
+from bridge.protocol.messages import Hello, StreamDeclaration, parse_message, serialize_message
 from bridge.server import BridgeServer
 from bridge.server_config import ServerConfig
 
@@ -207,3 +217,147 @@ def test_cpp_engine_link_keeps_alive_and_reconnects(cpp_programs):
     stopped = by_kind["stopped"][0]
     assert stopped["ok"] and stopped["connects"] == 3 and stopped["results"] == 60
     assert stopped["stop_ms"] < 2000  # a clean shutdown never hangs the engine
+
+
+# ---------------------------------------------------------------------------------------------- AUDIO
+
+
+def _audio_messages() -> dict[str, list[bytes]]:
+    """HELLO declaring a stream with sound (every declaration key set) and AUDIO chunks, as Python writes them."""
+    pcm = np.array([[0, 0], [32767, -32768], [-1, 1], [12345, -23456], [-32767, 32767]], np.int16)
+    messages = {
+        "hello_audio": Hello("Unreal 5.4", [StreamDeclaration(7, "set-cam", 4, 3, "BGRA8", "F32", True, 24.0, "film",
+                                                              AudioFormat(44100, 2)),
+                                            StreamDeclaration(8, "quiet", 16, 16)],
+                             "probe/1", "take-3", ["audio"], 250),
+        "audio": Audio.from_array(7, 2**63 - 1, 2**63 - 1, 44100, pcm),
+        "audio_mono_max": Audio.from_array(65535, 0, 0, 192000, (np.arange(192000) % 65536 - 32768).astype(np.int16)),
+    }
+    return {name: [bytes(p) for p in serialize_message(m)] for name, m in messages.items()}
+
+
+def _field_mutations(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[str, Any]]:
+    """For each field at any depth (first entry of arrays): drop it, set it to nil, give it the wrong type."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = (*path, key)
+            for what, new in (("drop", _DROP), ("nil", None), ("wrong type", 1.5 if isinstance(item, str) else "text")):
+                yield f"{what} {'.'.join(map(str, here))}", (here, new)
+            if isinstance(item, (dict, list)):
+                yield from _field_mutations(item, here)
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        yield from _field_mutations(value[0], (*path, 0))
+
+
+_DROP = object()
+
+
+def _mutated(header: dict[str, Any], where: tuple[Any, ...], new: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(header)
+    target = changed
+    for key in where[:-1]:
+        target = target[key]
+    if new is _DROP:
+        del target[where[-1]]
+    else:
+        target[where[-1]] = new
+    return changed
+
+
+def _run_reencode(cpp_programs, folder: Path) -> dict[str, dict[str, Any]]:
+    proc = _run([cpp_programs.vectors_test, "--reencode", folder], timeout_s=60)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {e["name"]: e for e in map(json.loads, proc.stdout.splitlines())}
+
+
+def test_cpp_and_python_agree_on_every_audio_field(cpp_programs, tmp_path):
+    cases: dict[str, tuple[str, list[bytes]]] = {}
+    for name, parts in _audio_messages().items():
+        cases[name] = (name, parts)
+        header = msgpack.unpackb(parts[0], raw=False)
+        for n, (what, (where, new)) in enumerate(_field_mutations(header)):
+            cases[f"{name}-{n:03d}"] = (f"{name}: {what}", [msgpack.packb(_mutated(header, where, new)), *parts[1:]])
+        if name.startswith("audio"):
+            cases[f"{name}-no-part"] = (f"{name}: no part", parts[:1])
+            cases[f"{name}-two-parts"] = (f"{name}: two parts", [*parts, parts[1]])
+            cases[f"{name}-short-part"] = (f"{name}: a byte short", [parts[0], parts[1][:-1]])
+            for key, value in (("samples", 0), ("samples", 48001), ("channels", 0), ("channels", 9),
+                               ("sample_rate_hz", 7999), ("sample_rate_hz", 192001), ("index", -1), ("stream", 65536)):
+                changed = {**header, key: value}
+                cases[f"{name}-{key}-{value}"] = (f"{name}: {key} = {value}", [msgpack.packb(changed), parts[1]])
+    for case, (_, parts) in cases.items():
+        for i, part in enumerate(parts):
+            (tmp_path / f"{case}.{i}.bin").write_bytes(part)
+    outcome = _run_reencode(cpp_programs, tmp_path)
+    assert len(outcome) == len(cases) > 60
+    refusals = 0
+    for case, (what, parts) in cases.items():
+        try:
+            expected = [bytes(p) for p in serialize_message(parse_message(parts))]
+        except ProtocolError as exc:
+            refusals += 1
+            assert outcome[case]["event"] == "refused", f"{what}: Python refuses ({exc}), C++ accepted"
+            assert outcome[case]["error_name"] == exc.code.name, (
+                f"{what}: Python says {exc.code.name} ({exc.message}), C++ says {outcome[case]['error_name']} "
+                f"({outcome[case]['message']})")
+            continue
+        assert outcome[case]["event"] == "reencoded", f"{what}: Python accepts, C++ refuses: {outcome[case]}"
+        again = [(tmp_path / f"{case}.{i}.out").read_bytes() for i in range(outcome[case]["parts"])]
+        assert again == expected, f"{what}: C++ and Python re-encode differently"
+        if outcome[case]["kind"] == "AUDIO":
+            samples = np.frombuffer(parts[1], "<i2")
+            assert outcome[case]["sample_count"] == samples.size
+            assert outcome[case]["sample_sum"] == int(samples.astype(np.int64).sum()), f"{what}: C++ reads other samples"
+            if samples.size <= 1024:
+                assert outcome[case]["samples_s16"] == samples.tolist()
+    assert refusals > 40
+    assert outcome["hello_audio"]["event"] == outcome["audio"]["event"] == outcome["audio_mono_max"]["event"] == "reencoded"
+
+
+def _reference_s16(samples: np.ndarray) -> np.ndarray:
+    """round(x * 32767), half to even, clamped; NaN is silence (bridge/simulated_sound.py's rule)."""
+    scaled = np.nan_to_num(samples.astype(np.float64) * 32767.0, nan=0.0, posinf=32767.0, neginf=-32768.0)
+    return np.clip(np.round(scaled), -32768, 32767).astype("<i2")
+
+
+def test_cpp_float_to_s16_matches_the_reference_rule(cpp_programs, tmp_path):
+    rng = np.random.default_rng(11)
+    edges = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 0.25, 1.5, -1.5, -32768 / 32767, 1 / 32767, 0.5 / 32767,
+                      1.5 / 32767, 2.5 / 32767, -2.5 / 32767, 1e-40, np.nan, np.inf, -np.inf, 1e30, -1e30], np.float32)
+    halves = ((np.arange(-200, 200) + 0.5) / 32767).astype(np.float32)
+    floats = np.concatenate([edges, halves, rng.uniform(-1.2, 1.2, 20000).astype(np.float32)])
+    (tmp_path / "in.f32").write_bytes(floats.astype("<f4").tobytes())
+    proc = _run([cpp_programs.vectors_test, "--pcm", tmp_path / "in.f32", tmp_path / "out.s16"], timeout_s=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ours = np.frombuffer((tmp_path / "out.s16").read_bytes(), "<i2")
+    want = _reference_s16(floats)
+    bad = np.flatnonzero(ours != want)
+    assert bad.size == 0, f"C++ differs at {bad[:5]}: floats {floats[bad[:5]]} -> {ours[bad[:5]]}, want {want[bad[:5]]}"
+    assert ours[:4].tolist() == [0, 0, 32767, -32767] and ours[16] == 0
+
+
+@pytest.mark.timeout(120)
+def test_cpp_audio_beside_frames_against_the_real_server(cpp_programs):
+    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"]))
+    server.start()
+    try:
+        proc = _run([cpp_programs.live_client, "audio", "--endpoint", server.endpoint], timeout_s=90)
+    finally:
+        server.stop()
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    link = report["link"]
+    # 20 frames of 40 ms of sound through EngineLink: 40 chunks of 20 ms, all sent, no ERROR, frames still answered
+    assert link["results"] == link["frames"] == 20
+    assert link["chunk_samples"] == 960 and link["chunks"] == 40 and link["indices_consecutive"]
+    assert link["chunks_sent"] == 40 and link["errors"] == 0
+    assert link["chunks_submitted"] == 41 and link["chunks_dropped"] == 1  # the mono chunk refused locally
+    assert "declared 48000 Hz x 2" in link["local_refusal"]
+    repeated = report["repeated"]
+    assert repeated["name"] == "BAD_FIELD" and repeated["stream"] == 0 and repeated["index"] == 2
+    assert "previous chunk's 2" in repeated["message"], "the server accepted the chunks before it"
+    wrong = report["wrong_channels"]
+    assert wrong["name"] == "PLANE_MISMATCH" and wrong["ref_kind"] == "AUDIO" and wrong["stream"] == 0 and wrong["index"] == 3
+    assert "48000 Hz x 1" in wrong["message"] and "declared 48000 Hz x 2" in wrong["local"]
+    assert report["frames_after"] and report["ok"]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bridge.protocol import (
+    Audio,
     MESSAGE_TYPES,
     ErrorCode,
     Frame,
@@ -58,13 +59,13 @@ def test_vector_sets_are_complete():
     assert {
         "hello", "welcome", "frame_rgba8_depth_mask", "frame_padded_stride", "frame_rgb8", "result", "control",
         "control_ack_ok", "control_ack_rejected", "stats_request", "stats_report", "error", "heartbeat", "bye",
-        "mocap",
+        "mocap", "hello_audio", "audio",
     } <= set(VALID_NAMES)
     assert {
         "empty_header", "not_msgpack", "header_array", "trailing_bytes", "missing_version", "wrong_version",
         "version_string", "unknown_kind", "frame_missing_index", "frame_stream_string", "plane_count_mismatch",
         "plane_length_mismatch", "stride_too_small", "color_plane_depth_format", "hello_with_part",
-        "hello_duplicate_stream_id",
+        "hello_duplicate_stream_id", "audio_length_mismatch", "audio_without_part", "hello_audio_channels_zero",
     } <= set(INVALID_NAMES)
 
 
@@ -83,6 +84,10 @@ def test_valid_vector_parses_to_its_json(name):
     assert _types(header) == _types(meta["header"])
     planes = getattr(msg, "planes", [])
     carried = getattr(msg, "parts", [])  # MOCAP: the pose part
+    if isinstance(msg, Audio):  # AUDIO: the samples part
+        carried = [msg.pcm]
+        assert msg.to_array().reshape(-1).tolist() == meta["samples_s16"]
+        assert hashlib.sha256(memoryview(msg.pcm)).hexdigest() == meta["samples_sha256"]
     assert len(planes) == len(meta["planes"]) and len(planes) + len(carried) == len(parts) - 1
     for plane, expected in zip(planes, meta["planes"]):
         assert {**plane.descriptor.to_wire(), "sha256": expected["sha256"]} == expected

@@ -57,6 +57,10 @@ RGBA8_RESULT_4x2 = bytes.fromhex(
 )
 
 
+# AUDIO: 4 stereo sample frames of signed 16-bit little-endian PCM, interleaved L R L R ...
+AUDIO_STEREO_4 = struct.pack("<8h", 0, 0, 16384, -16384, 32767, -32768, -1, 1)
+
+
 def _plane(kind: str, fmt: str, width: int, height: int, stride: int) -> dict[str, Any]:
     return {"kind": kind, "format": fmt, "width": width, "height": height, "stride": stride}
 
@@ -404,6 +408,40 @@ VALID: list[tuple[str, str, dict[str, Any], list[bytes]]] = [
         {"v": 1, "kind": "STATE", "key": "lights", "op": "delete", "by": "engine-3", "version": 42},
         [],
     ),
+    (
+        "hello_audio",
+        "HELLO declaring one stream that also carries stereo sound at 48 kHz (the stream's audio format)",
+        {
+            "v": 1,
+            "kind": "HELLO",
+            "engine": "Unreal 5.4",
+            "client": "machinima-bridge-unreal 0.1.0",
+            "session": "take-12",
+            "streams": [
+                {"id": 0, "name": "SetCam", "width": 640, "height": 360, "color_format": "BGRA8", "mask": False,
+                 "fps": 24.0, "audio": {"sample_rate_hz": 48000, "channels": 2}},
+            ],
+            "capabilities": ["audio"],
+            "heartbeat_ms": 1000,
+        },
+        [],
+    ),
+    (
+        "audio",
+        "AUDIO: 4 stereo sample frames at 48 kHz of stream 0, interleaved s16le "
+        "(0,0), (16384,-16384), (32767,-32768), (-1,1)",
+        {
+            "v": 1,
+            "kind": "AUDIO",
+            "stream": 0,
+            "index": 7,
+            "t_capture_ns": 1700000006000000000,
+            "sample_rate_hz": 48000,
+            "channels": 2,
+            "samples": 4,
+        },
+        [AUDIO_STEREO_4],
+    ),
 ]
 
 # ---------------------------------------------------------------------------
@@ -433,6 +471,14 @@ def _frame(**changes: Any) -> dict[str, Any]:
         "timecode": _DROP,
         "planes": [_plane("color", "RGBA8", 4, 2, 16)],
     }
+    header.update(changes)
+    return {key: value for key, value in header.items() if value is not _DROP}
+
+
+def _audio(**changes: Any) -> dict[str, Any]:
+    """A valid AUDIO header (4 stereo samples at 48 kHz) with ``changes`` applied."""
+    header: dict[str, Any] = {"v": 1, "kind": "AUDIO", "stream": 0, "index": 1, "t_capture_ns": 1000,
+                              "sample_rate_hz": 48000, "channels": 2, "samples": 4}
     header.update(changes)
     return {key: value for key, value in header.items() if value is not _DROP}
 
@@ -498,6 +544,15 @@ INVALID: list[tuple[str, str, bytes, list[bytes], str]] = [
      _pack(_hello([_hello_stream(3), _hello_stream(3)])), [], "BAD_FIELD"),
     ("hello_too_many_streams", "a HELLO declaring 17 streams (limit 16)",
      _pack(_hello([_hello_stream(i) for i in range(17)])), [], "LIMIT_EXCEEDED"),
+    ("hello_audio_channels_zero", "a HELLO whose stream declares audio with 0 channels (range 1..8)",
+     _pack(_hello([{**_hello_stream(0), "audio": {"sample_rate_hz": 48000, "channels": 0}}])), [], "BAD_FIELD"),
+    ("audio_length_mismatch", "an AUDIO of 4 stereo samples (16 bytes) whose part has 15 bytes",
+     _pack(_audio()), [AUDIO_STEREO_4[:15]], "PLANE_MISMATCH"),
+    ("audio_without_part", "an AUDIO header with no binary part", _pack(_audio()), [], "PLANE_MISMATCH"),
+    ("audio_samples_over_one_second", "an AUDIO of 48001 samples at 48000 Hz (a chunk holds at most one second)",
+     _pack(_audio(samples=48001, channels=1)), [bytes(2 * 48001)], "BAD_FIELD"),
+    ("audio_missing_t_capture", "an AUDIO without its required t_capture_ns", _pack(_audio(t_capture_ns=_DROP)),
+     [AUDIO_STEREO_4], "BAD_FIELD"),
 ]
 
 ERROR_CODES = {
@@ -525,7 +580,7 @@ def build(out_dir: Path | str) -> dict[str, bytes]:
         parts = [_pack(header)] + list(planes)
         part_names = [f"{name}.{i}.bin" for i in range(len(parts))]
         descriptors = header.get("planes", [])
-        if header["kind"] == "MOCAP":  # its one part is the pose, not a plane
+        if header["kind"] in ("MOCAP", "AUDIO"):  # its one part is the pose or the samples, not a plane
             descriptors, planes = [], []
         if len(descriptors) != len(planes):
             raise AssertionError(f"{name}: {len(descriptors)} descriptors for {len(planes)} planes")
@@ -545,6 +600,9 @@ def build(out_dir: Path | str) -> dict[str, bytes]:
             "planes": plane_info,
             **({"pose_floats": MOCAP_POSE_FLOATS, "pose_sha256": hashlib.sha256(MOCAP_POSE_PART).hexdigest()}
                if header["kind"] == "MOCAP" else {}),
+            **({"samples_s16": list(struct.unpack(f"<{len(parts[1]) // 2}h", bytes(parts[1]))),
+                "samples_sha256": hashlib.sha256(parts[1]).hexdigest()}
+               if header["kind"] == "AUDIO" else {}),
         })
 
     for name, description, header_bytes, rest, error_name in INVALID:

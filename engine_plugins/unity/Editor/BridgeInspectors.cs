@@ -1,6 +1,7 @@
 // Inspectors that show the live numbers while playing: connection state, per-stream frame
 // rates, round-trip latency percentiles, server time and drops (and why frames were dropped);
-// capture counters of StreamCamera; what StylizedOutput and MocapReceiver last showed.
+// capture counters of StreamCamera and AudioStreamSender; what StylizedOutput and MocapReceiver
+// last showed.
 using MachinimaBridge.Core;
 using UnityEditor;
 using UnityEngine;
@@ -83,6 +84,11 @@ namespace MachinimaBridge.Editor
                 LiveSection.Row("Dropped by server", s.ServerDropped.ToString());
                 LiveSection.Row("Dropped here", s.LocalDrops + "  (replaced " + s.FramesReplacedBeforeSend + ", queue full "
                                 + s.FramesRefusedQueueFull + ", offline " + s.FramesDroppedNotConnected + ", too large " + s.FramesTooLarge + ")");
+                if (session.AudioFormatOf(id) != null)
+                {
+                    LiveSection.Row("Audio (" + session.AudioFormatOf(id) + ")", "chunks sent " + s.AudioChunksSent + " / submitted "
+                                    + s.AudioChunksSubmitted + ", dropped " + s.AudioChunksDropped);
+                }
             }
             EditorGUILayout.Space();
             if (GUILayout.Button("Reconnect (new HELLO)")) connection.Connect();
@@ -109,6 +115,28 @@ namespace MachinimaBridge.Editor
             LiveSection.Row("Skipped (GPU busy)", cam.TicksSkippedGpuBusy.ToString());
             LiveSection.Row("Readback errors", cam.ReadbackErrors.ToString());
             if (!string.IsNullOrEmpty(cam.LastProblem)) EditorGUILayout.HelpBox(cam.LastProblem, MessageType.Warning);
+        }
+    }
+
+    [CustomEditor(typeof(AudioStreamSender))]
+    public sealed class AudioStreamSenderEditor : UnityEditor.Editor
+    {
+        public override bool RequiresConstantRepaint()
+        {
+            return Application.isPlaying;
+        }
+
+        public override void OnInspectorGUI()
+        {
+            DrawDefaultInspector();
+            if (!Application.isPlaying) return;
+            var sender = (AudioStreamSender)target;
+            LiveSection.Header("Audio");
+            LiveSection.Row("Declared format", sender.DeclaredFormat == null ? "-" : sender.DeclaredFormat.ToString());
+            LiveSection.Row("Chunks made / submitted", sender.ChunksMade + " / " + sender.ChunksSubmitted);
+            LiveSection.Row("Dropped (offline, queue full)", sender.ChunksDropped.ToString());
+            LiveSection.Row("Clock re-anchors", sender.ClockResyncs.ToString());
+            if (!string.IsNullOrEmpty(sender.LastProblem)) EditorGUILayout.HelpBox(sender.LastProblem, MessageType.Warning);
         }
     }
 

@@ -19,6 +19,14 @@
 //       Two engines in one session: SESSION snapshot/join/leave, a MOCAP pose sent by one and
 //       relayed to the other (Protocol/MocapPose encodes and decodes it), a STATE change.
 //
+//   live_session_client audio --endpoint E
+//       Sound beside pictures (docs/protocol.md 6.14) on a stream declared with 48 kHz stereo audio.
+//       Through the threaded EngineLink: 20 FRAMEs in lock step and, between them, a 440 Hz tone cut
+//       into 20 ms AUDIO chunks by Protocol/AudioChunker; STATS as the sync point: no ERROR, every
+//       chunk sent.  Through an EngineSession: three chunks, then a repeated index (BAD_FIELD naming
+//       the last accepted chunk), a mono chunk on the stereo stream (PLANE_MISMATCH, ref_kind AUDIO)
+//       and a FRAME whose RESULT still comes back.  Prints one JSON object.
+//
 //   live_session_client link --endpoint E [--size 64x48] [--frames 20] [--idle-ms 2500] [--restarts 1]
 //       The threaded EngineLink the Unreal worker runs: connect, frames, idle on heartbeats only,
 //       a rejected CONTROL, then `restarts` times: print {"event": "restart_server", "round": N},
@@ -44,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "Protocol/AudioPcm.h"
 #include "Protocol/Messages.h"
 #include "Protocol/MocapPose.h"
 #include "Transport/BridgeSocket.h"
@@ -626,6 +635,203 @@ public:
     }
 };
 
+// ------------------------------------------------------------------------------ audio mode
+
+constexpr uint32_t kAudioRateHz = 48000;
+constexpr uint32_t kAudioChannels = 2;
+
+StreamDeclaration audioStream() {
+    StreamDeclaration decl;
+    decl.id = 0;
+    decl.name = "cpp-audio-cam";
+    decl.width = 64;
+    decl.height = 48;
+    decl.fps = 25.0;
+    decl.pipeline = "passthrough";
+    decl.audio = AudioFormat{kAudioRateHz, kAudioChannels};
+    return decl;
+}
+
+// `frames` interleaved frames of constant samples (left, right).
+std::shared_ptr<std::vector<uint8_t>> constantPcm(uint32_t frames, uint32_t channels, int16_t left, int16_t right) {
+    auto pcm = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(frames) * channels * 2);
+    for (size_t i = 0; i < static_cast<size_t>(frames) * channels; ++i) {
+        const auto bits = static_cast<uint16_t>(i % 2 == 0 ? left : right);
+        (*pcm)[2 * i] = static_cast<uint8_t>(bits & 0xffu);
+        (*pcm)[2 * i + 1] = static_cast<uint8_t>(bits >> 8);
+    }
+    return pcm;
+}
+
+int runAudio(const Args& args) {
+    const std::string endpoint = args.get("endpoint", "tcp://127.0.0.1:5555");
+    const int timeout_ms = static_cast<int>(args.number("timeout-s", 30) * 1000);
+    const uint64_t frames = 20;
+
+    // ---- EngineLink: frames and chunked sound together, nothing blocking the producer
+    SessionConfig config;
+    config.endpoint = endpoint;
+    config.engine = "machinima-bridge C++ audio test";
+    config.session = "cpp-audio";
+    config.capabilities = {"audio"};
+    config.streams.push_back(audioStream());
+    LinkProbe probe;
+    std::vector<std::string> errors;
+    bool stats_seen = false;
+    LinkCallbacks callbacks;
+    callbacks.on_connected = [&](const Welcome&) {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        ++probe.connects;
+        probe.changed.notify_all();
+    };
+    callbacks.on_result = [&](std::shared_ptr<const ReceivedMessage> msg) {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        probe.result_indices.push_back(std::get<Result>(msg->message).index);
+        probe.changed.notify_all();
+    };
+    callbacks.on_error = [&](const Error& error) {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        errors.push_back(error.name + ": " + error.message);
+        probe.changed.notify_all();
+    };
+    callbacks.on_stats = [&](const Stats& stats) {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        stats_seen = stats.streams.has_value();
+        probe.changed.notify_all();
+    };
+    callbacks.on_log = [](LinkLogLevel level, const std::string& message) {
+        if (level >= LinkLogLevel::Warning) {
+            std::fprintf(stderr, "link: %s\n", message.c_str());
+        }
+    };
+    EngineLink link(config, LinkOptions{}, callbacks);
+    std::thread worker([&] { link.run(); });
+    expect(probe.waitFor(timeout_ms, [&] { return probe.connects >= 1; }), "EngineLink did not connect");
+
+    std::vector<int64_t> indices;
+    std::string refusal;
+    AudioChunker chunker(kAudioRateHz, kAudioChannels, audioSamplesFor(kAudioRateHz, 20.0),
+                         [&](uint64_t t, std::vector<uint8_t>&& pcm, uint32_t) {
+                             indices.push_back(link.submitAudio(0, t, std::move(pcm), kAudioRateHz, kAudioChannels, &refusal));
+                         });
+    double phase = 0.0;
+    for (uint64_t i = 0; i < frames; ++i) {
+        auto pixels = testPicture(64, 48, i);
+        link.submitFrame(rgbaFrame(0, i, 64, 48, *pixels), pixels);
+        for (int block = 0; block < 2; ++block) {  // 40 ms of mono tone per frame, as two callbacks
+            std::vector<float> tone(960);
+            for (float& v : tone) {
+                v = static_cast<float>(0.5 * std::sin(phase));
+                phase += 2.0 * 3.14159265358979 * 440.0 / kAudioRateHz;
+            }
+            chunker.write(tone.data(), tone.size(), 1, monotonicNowNs());
+        }
+        expect(probe.waitFor(timeout_ms, [&] { return probe.result_indices.size() > i; }),
+               "no RESULT for frame " + std::to_string(i) + " beside the sound");
+    }
+    chunker.flush();
+    bool consecutive = !indices.empty();
+    for (size_t i = 0; i < indices.size(); ++i) {
+        consecutive = consecutive && indices[i] == static_cast<int64_t>(i);
+    }
+    expect(consecutive, "chunk indices 0, 1, 2, ... (refused: " + refusal + ")");
+    // A chunk the declaration does not allow is refused at once, naming the cause.
+    std::string mono_refusal;
+    const int64_t mono_index = link.submitAudio(0, static_cast<uint64_t>(monotonicNowNs()), std::vector<uint8_t>(960), kAudioRateHz,
+                                                1, &mono_refusal);
+    expect(mono_index == -1 && mono_refusal.find("declared 48000 Hz x 2") != std::string::npos,
+           "a mono chunk on the stereo stream is refused locally: " + mono_refusal);
+    const bool all_sent = probe.waitFor(timeout_ms, [&] { return link.counters().audio_chunks_sent == indices.size(); });
+    expect(all_sent, "every chunk left the queue");
+    link.requestStats();  // the server answers after handling every chunk sent before
+    expect(probe.waitFor(timeout_ms, [&] { return stats_seen; }), "no STATS after the chunks");
+    const LinkCounters link_counters = link.counters();
+    std::vector<std::string> link_errors;
+    {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        link_errors = errors;
+    }
+    expect(link_errors.empty(), "the server refused something: " + (link_errors.empty() ? "" : link_errors[0]));
+    link.requestStop();
+    worker.join();
+
+    // ---- EngineSession: the server's checks of a chunk
+    zmq::context_t context(1);
+    EngineSession session(context, config);
+    std::string error;
+    if (!session.open(timeout_ms, error)) {
+        die(error);
+    }
+    auto good = constantPcm(480, kAudioChannels, 1000, -1000);
+    for (uint64_t i = 0; i < 3; ++i) {
+        Audio chunk;
+        chunk.stream = 0;
+        chunk.index = i;
+        chunk.t_capture_ns = static_cast<uint64_t>(monotonicNowNs());
+        chunk.sample_rate_hz = kAudioRateHz;
+        chunk.channels = kAudioChannels;
+        chunk.samples = 480;
+        chunk.pcm = ByteView(*good);
+        expect(session.sendAudio(chunk, true, good, error) == SendStatus::Sent, "AUDIO not sent: " + error);
+    }
+    auto awaitAudioError = [&](const char* what) {
+        ReceivedMessage msg;
+        const bool got = session.await(
+            [](const Message& m) {
+                const auto* e = std::get_if<Error>(&m);
+                return e != nullptr && e->ref_kind && *e->ref_kind == Audio::kKind;
+            },
+            timeout_ms, msg, error);
+        expect(got, std::string("no ERROR for ") + what + ": " + error);
+        return got ? std::get<Error>(msg.message) : Error{};
+    };
+    Audio repeated;
+    repeated.stream = 0;
+    repeated.index = 2;
+    repeated.t_capture_ns = static_cast<uint64_t>(monotonicNowNs());
+    repeated.sample_rate_hz = kAudioRateHz;
+    repeated.channels = kAudioChannels;
+    repeated.samples = 480;
+    repeated.pcm = ByteView(*good);
+    session.send(repeated, true, good, error);
+    const Error repeated_error = awaitAudioError("a repeated index");
+    auto mono = constantPcm(480, 1, 0, 0);
+    Audio wrong = repeated;
+    wrong.index = 3;
+    wrong.channels = 1;
+    wrong.pcm = ByteView(*mono);
+    std::string local;
+    expect(session.sendAudio(wrong, true, mono, local) == SendStatus::Rejected, "sendAudio checks the declaration");
+    session.send(wrong, true, mono, error);  // past the local check, to the server's
+    const Error wrong_error = awaitAudioError("a mono chunk on the stereo stream");
+    auto pixels = testPicture(64, 48, 0);
+    session.sendFrame(rgbaFrame(0, 0, 64, 48, *pixels), true, pixels, error);
+    ReceivedMessage result;
+    const bool frames_flow = session.await([](const Message& m) { return std::holds_alternative<Result>(m); },
+                                           timeout_ms, result, error, Frame::kKind);
+    expect(frames_flow, "no RESULT after the refused chunks: " + error);
+    session.close(true, "cpp audio test done");
+
+    std::printf(
+        "{\"mode\": \"audio\", \"link\": {\"frames\": %llu, \"results\": %zu, \"chunks\": %zu, "
+        "\"indices_consecutive\": %s, \"chunks_sent\": %llu, \"chunks_dropped\": %llu, \"chunks_submitted\": %llu, "
+        "\"errors\": %zu, \"chunk_samples\": %u, \"local_refusal\": %s}, "
+        "\"repeated\": {\"name\": %s, \"stream\": %lld, \"index\": %lld, \"message\": %s}, "
+        "\"wrong_channels\": {\"name\": %s, \"ref_kind\": %s, \"stream\": %lld, \"index\": %lld, \"message\": %s, "
+        "\"local\": %s}, \"frames_after\": %s, \"ok\": %s}\n",
+        static_cast<unsigned long long>(frames), probe.result_indices.size(), indices.size(), consecutive ? "true" : "false",
+        static_cast<unsigned long long>(link_counters.audio_chunks_sent),
+        static_cast<unsigned long long>(link_counters.audio_chunks_dropped),
+        static_cast<unsigned long long>(link_counters.audio_chunks_submitted), link_errors.size(), chunker.chunkSamples(),
+        jsonString(mono_refusal).c_str(), jsonString(repeated_error.name).c_str(),
+        static_cast<long long>(repeated_error.stream.value_or(-1)), static_cast<long long>(repeated_error.index.value_or(-1)),
+        jsonString(repeated_error.message).c_str(), jsonString(wrong_error.name).c_str(),
+        jsonString(wrong_error.ref_kind.value_or("")).c_str(), static_cast<long long>(wrong_error.stream.value_or(-1)),
+        static_cast<long long>(wrong_error.index.value_or(-1)), jsonString(wrong_error.message).c_str(),
+        jsonString(local).c_str(), frames_flow ? "true" : "false", g_failures == 0 ? "true" : "false");
+    return g_failures == 0 ? 0 : 1;
+}
+
 int runLink(const Args& args) {
     uint32_t width = 0;
     uint32_t height = 0;
@@ -774,7 +980,7 @@ int runLink(const Args& args) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s session|latency|shared|link --endpoint tcp://127.0.0.1:PORT [options]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s session|latency|shared|audio|link --endpoint tcp://127.0.0.1:PORT [options]\n", argv[0]);
         return 2;
     }
     const std::string mode = argv[1];
@@ -797,6 +1003,9 @@ int main(int argc, char** argv) {
     if (mode == "shared") {
         return runShared(args);
     }
-    std::fprintf(stderr, "unknown mode '%s' (session, latency, shared or link)\n", mode.c_str());
+    if (mode == "audio") {
+        return runAudio(args);
+    }
+    std::fprintf(stderr, "unknown mode '%s' (session, latency, shared, audio or link)\n", mode.c_str());
     return 2;
 }

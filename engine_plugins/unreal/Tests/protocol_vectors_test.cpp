@@ -1,24 +1,36 @@
 // The plugin's pure C++ protocol code against the golden vectors in tests/vectors/.
 //
 //   protocol_vectors_test VECTORS_DIR
+//   protocol_vectors_test --reencode FOLDER      (NAME.0.bin, NAME.1.bin, ... -> NAME.0.out, ...)
+//   protocol_vectors_test --pcm FLOATS_F32LE_IN S16LE_OUT
+//   protocol_vectors_test --bench-audio         (build with -O2: cpp_build.py OUT_DIR -O2)
 //
 // For every valid vector (tests/vectors/README.md, "What every implementation's test must do"):
 // parse the parts, compare the decoded header and the typed message's header with the JSON
 // `header` (keys, order, types, values), compare plane descriptors and SHA-256 of the plane
 // bytes, re-encode and compare every part byte for byte, and encode the JSON header to part 0.
 // For every invalid vector: parsing must fail with `error_code`.  Then unit checks of the
-// msgpack writer/reader, field errors, MOCAP pass-through and the space conversions.
+// msgpack writer/reader, field errors, MOCAP pass-through, the space conversions, and AUDIO (field
+// checks, float -> s16, remixing, chunking).
 //
 // Prints one JSON summary line on stdout; failures go to stderr; exit status 1 on any failure.
+//
+// --reencode parses every message of a folder and writes it back re-encoded, one JSON line per
+// message ("reencoded" with kind, parts and, for AUDIO, the samples; or "refused" with the error),
+// for the Python test that compares with bridge/protocol.  --pcm converts float32 samples with
+// floatToS16 for the Python test that compares with its reference rule.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "Protocol/AudioPcm.h"
 #include "Protocol/HeaderCodec.h"
 #include "Protocol/HumanoidSkeleton.h"
 #include "Protocol/Messages.h"
@@ -197,6 +209,23 @@ void checkValidVector(const fs::path& json_path) {
         expect(mocap->parts.size() == parts.size() - 1, name + ": MOCAP parts not carried through");
         if (const MsgpackValue* floats = meta.find("pose_floats")) {
             checkGoldenPose(name, *mocap, *floats, *meta.find("pose_sha256"), parts);
+        }
+    } else if (const auto* audio = std::get_if<Audio>(&message)) {
+        // One binary part that is not a plane: the samples, as listed and hashed in the JSON.
+        expect(want_planes.size() == 0 && parts.size() == 2, name + ": AUDIO has one part and no planes");
+        const MsgpackValue* want_samples = meta.find("samples_s16");
+        const MsgpackValue* want_sha = meta.find("samples_sha256");
+        expect(want_samples != nullptr && want_sha != nullptr, name + ": an AUDIO vector lists samples_s16 and samples_sha256");
+        if (want_samples != nullptr && want_sha != nullptr) {
+            const size_t count = static_cast<size_t>(audio->samples) * audio->channels;
+            bool same = want_samples->size() == count;
+            for (size_t i = 0; same && i < count; ++i) {
+                int64_t want = 0;
+                same = want_samples->at(i).toInt64(want) && want == audio->sample(i / audio->channels, i % audio->channels);
+            }
+            expect(same, name + ": the samples differ from samples_s16");
+            expect(mbridge::testing::sha256Hex(audio->pcm.data, audio->pcm.size) == want_sha->asString(),
+                   name + ": samples SHA-256 differs");
         }
     } else {
         expect(plane_count == want_planes.size() && plane_count == parts.size() - 1,
@@ -665,6 +694,388 @@ void checkPlanePixels() {
     expect(padded[6] == 5 && padded[12] == 9 && padded[4] == 0, "copyRows honours both pitches");
 }
 
+// ------------------------------------------------------------------------------ AUDIO
+
+MsgpackValue audioHeader(int64_t rate, int64_t channels, int64_t samples) {
+    MsgpackValue header = MsgpackValue::map();
+    header.append("v", MsgpackValue::integer(1));
+    header.append("kind", MsgpackValue::str("AUDIO"));
+    header.append("stream", MsgpackValue::integer(3));
+    header.append("index", MsgpackValue::integer(9));
+    header.append("t_capture_ns", MsgpackValue::integer(1000));
+    header.append("sample_rate_hz", MsgpackValue::integer(rate));
+    header.append("channels", MsgpackValue::integer(channels));
+    header.append("samples", MsgpackValue::integer(samples));
+    return header;
+}
+
+// Parses a header plus parts; returns the error (code 0 when it parsed).
+ProtocolError audioParseError(const MsgpackValue& header, const std::vector<ByteView>& extra) {
+    const auto bytes = encodeHeader(header);
+    std::vector<ByteView> parts{ByteView(bytes)};
+    parts.insert(parts.end(), extra.begin(), extra.end());
+    Message out;
+    ProtocolError error;
+    if (parseMessage(parts, out, error)) {
+        error = ProtocolError{};
+        error.code = static_cast<ErrorCode>(0);
+    }
+    return error;
+}
+
+void checkAudioMessages() {
+    // A chunk built here round-trips with its samples, in canonical key order.
+    const int16_t values[6] = {0, -1, 32767, -32768, 12345, -12345};
+    std::vector<uint8_t> pcm(12);
+    for (size_t i = 0; i < 6; ++i) {
+        const auto bits = static_cast<uint16_t>(values[i]);
+        pcm[2 * i] = static_cast<uint8_t>(bits & 0xffu);
+        pcm[2 * i + 1] = static_cast<uint8_t>(bits >> 8);
+    }
+    Audio chunk;
+    chunk.stream = 2;
+    chunk.index = 40;
+    chunk.t_capture_ns = 1700000000000000000ULL;
+    chunk.sample_rate_hz = 44100;
+    chunk.channels = 2;
+    chunk.samples = 3;
+    chunk.pcm = ByteView(pcm);
+    ProtocolError error;
+    expect(chunk.validate(error), "a good chunk validates: " + error.describe());
+    const SerializedMessage wire = serializeMessage(chunk);
+    const MsgpackValue header = chunk.toHeader();
+    std::string keys;
+    for (size_t i = 0; i < header.size(); ++i) {
+        keys += (i ? "," : "") + header.keyAt(i);
+    }
+    expect(keys == "v,kind,stream,index,t_capture_ns,sample_rate_hz,channels,samples", "AUDIO key order: " + keys);
+    Message out;
+    const bool ok = parseMessage({ByteView(wire.header), wire.payload.at(0)}, out, error);
+    expect(ok && std::holds_alternative<Audio>(out), "a built AUDIO parses: " + error.describe());
+    if (ok) {
+        const Audio& back = std::get<Audio>(out);
+        expect(back.stream == 2 && back.index == 40 && back.t_capture_ns == chunk.t_capture_ns &&
+                   back.format() == (AudioFormat{44100, 2}) && back.samples == 3 && back.sample(1, 1) == -32768 &&
+                   back.sample(2, 0) == 12345 && back.sample(3, 0) == 0 && back.durationNs() == 3ULL * 1000000000ULL / 44100,
+               "AUDIO fields and samples survive a round trip");
+    }
+
+    // Out-of-range fields: BAD_FIELD naming the field, the stream and the index.
+    const struct {
+        int64_t rate, channels, samples;
+        size_t bytes;
+        const char* word;
+    } bad[] = {
+        {7999, 2, 4, 16, "sample_rate_hz"}, {192001, 2, 4, 16, "sample_rate_hz"}, {48000, 0, 4, 16, "channels"},
+        {48000, 9, 4, 72, "channels"},      {48000, 2, 0, 0, "samples"},          {48000, 2, 48001, 192004, "one second"},
+    };
+    for (const auto& c : bad) {
+        std::vector<uint8_t> part(c.bytes);
+        const ProtocolError e = audioParseError(audioHeader(c.rate, c.channels, c.samples), {ByteView(part)});
+        expect(e.code == ErrorCode::BadField && e.message.find(c.word) != std::string::npos && e.kind == "AUDIO" &&
+                   e.stream == 3u && e.index == 9u,
+               std::string("AUDIO with bad ") + c.word + " -> BAD_FIELD naming it, stream and index: " + e.describe());
+    }
+    MsgpackValue no_channels = MsgpackValue::map();
+    const MsgpackValue full = audioHeader(48000, 2, 4);
+    for (size_t i = 0; i < full.size(); ++i) {
+        if (full.keyAt(i) != "channels") {
+            no_channels.append(full.keyAt(i), full.at(i));
+        }
+    }
+    std::vector<uint8_t> sixteen(16);
+    ProtocolError e = audioParseError(no_channels, {ByteView(sixteen)});
+    expect(e.code == ErrorCode::BadField && e.message == "AUDIO.channels is missing" && e.index == 9u,
+           "AUDIO without channels -> BAD_FIELD naming the chunk: " + e.describe());
+    // Parts: none, two, or the wrong size -> PLANE_MISMATCH; range checks come first.
+    e = audioParseError(full, {});
+    expect(e.code == ErrorCode::PlaneMismatch && e.message.find("exactly one binary part") != std::string::npos,
+           "AUDIO without a part -> PLANE_MISMATCH: " + e.describe());
+    expect(audioParseError(full, {ByteView(sixteen), ByteView(sixteen)}).code == ErrorCode::PlaneMismatch,
+           "AUDIO with two parts -> PLANE_MISMATCH");
+    std::vector<uint8_t> seventeen(17);
+    e = audioParseError(full, {ByteView(seventeen)});
+    expect(e.code == ErrorCode::PlaneMismatch && e.message.find("17 bytes") != std::string::npos &&
+               e.message.find("need 16") != std::string::npos,
+           "AUDIO part of 17 bytes -> PLANE_MISMATCH naming both sizes: " + e.describe());
+    expect(audioParseError(audioHeader(48000, 0, 4), {ByteView(seventeen)}).code == ErrorCode::BadField,
+           "AUDIO: the range checks come before the size check");
+
+    // A stream declares its audio format after `pipeline`; a format out of range is BAD_FIELD.
+    Hello hello;
+    hello.engine = "e";
+    StreamDeclaration decl;
+    decl.name = "cam";
+    decl.width = 8;
+    decl.height = 4;
+    decl.pipeline = "film";
+    decl.audio = AudioFormat{44100, 1};
+    hello.streams.push_back(decl);
+    const MsgpackValue wire_decl = decl.toWire();
+    expect(wire_decl.keyAt(wire_decl.size() - 2) == "pipeline" && wire_decl.keyAt(wire_decl.size() - 1) == "audio",
+           "the audio map follows pipeline");
+    const auto hello_bytes = encodeHeader(hello.toHeader());
+    Message hello_out;
+    expect(parseMessage({ByteView(hello_bytes)}, hello_out, error) &&
+               std::get<Hello>(hello_out).streams.at(0).audio == (AudioFormat{44100, 1}),
+           "HELLO with an audio format round-trips: " + error.describe());
+    for (const AudioFormat& format : {AudioFormat{7999, 2}, AudioFormat{48000, 0}, AudioFormat{48000, 9}}) {
+        hello.streams[0].audio = format;
+        const auto bytes = encodeHeader(hello.toHeader());
+        const bool parsed = parseMessage({ByteView(bytes)}, hello_out, error);
+        expect(!parsed && error.code == ErrorCode::BadField && error.message.rfind("streams[0].audio.", 0) == 0 &&
+                   !format.problem().empty(),
+               "HELLO declaring " + format.describe() + " -> BAD_FIELD: " + error.describe());
+    }
+    expect(AudioFormat{192000, 8}.problem().empty(), "192 kHz x 8 is in range");
+}
+
+void checkFloatToS16() {
+    const struct {
+        float in;
+        int16_t want;
+        const char* why;
+    } cases[] = {
+        {0.0f, 0, "silence"},
+        {1.0f, 32767, "full scale"},
+        {-1.0f, -32767, "-1 is -32767: the scale is symmetric"},
+        {1.5f, 32767, "above full scale clamps"},
+        {-1.5f, -32768, "below clamps to the most negative sample"},
+        {INFINITY, 32767, "+inf"},
+        {-INFINITY, -32768, "-inf"},
+        {NAN, 0, "NaN is silence"},
+        {0.5f, 16384, "16383.5 rounds to the even 16384"},
+        {-0.5f, -16384, "-16383.5 rounds to the even -16384"},
+        {0.25f, 8192, "8191.75 rounds up"},
+        {0.125f, 4096, "4095.875 rounds up"},
+        {0.6f / 32767.0f, 1, "0.6 rounds to 1"},
+        {0.4f / 32767.0f, 0, "0.4 rounds to 0"},
+    };
+    for (const auto& c : cases) {
+        const int16_t got = floatToS16(c.in);
+        expect(got == c.want, std::string("floatToS16: ") + c.why + " (got " + std::to_string(got) + ")");
+    }
+    const float block[4] = {9.0f, 1.0f, -1.0f, 0.5f};
+    uint8_t bytes[6] = {};
+    floatsToS16Le(block + 1, 3, bytes);
+    const uint8_t want[6] = {0xff, 0x7f, 0x01, 0x80, 0x00, 0x40};
+    expect(std::equal(std::begin(bytes), std::end(bytes), std::begin(want)), "floatsToS16Le writes little-endian s16");
+    const float stereo[2] = {0.2f, 0.6f};
+    const float mono[1] = {-0.3f};
+    const float surround[6] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f};
+    expect(near(remixSample(stereo, 2, 0, 1), 0.4, 1e-7) && near(remixSample(stereo, 2, 1, 2), 0.6, 1e-7) &&
+               near(remixSample(mono, 1, 1, 2), -0.3, 1e-7) && near(remixSample(surround, 6, 1, 2), 0.2, 1e-7),
+           "remixSample: mean to mono, mono to every speaker, shared channels kept");
+}
+
+void checkAudioChunker() {
+    struct Chunk {
+        uint64_t t;
+        std::vector<uint8_t> pcm;
+        uint32_t samples;
+    };
+    std::vector<Chunk> got;
+    auto sink = [&](uint64_t t, std::vector<uint8_t>&& pcm, uint32_t samples) {
+        got.push_back(Chunk{t, std::move(pcm), samples});
+    };
+    AudioChunker chunker(48000, 2, audioSamplesFor(48000, 10.0), sink);
+    expect(chunker.valid() && chunker.chunkSamples() == 480, "10 ms at 48 kHz is 480 samples");
+    // mono blocks of 256 frames at a jittery callback clock: ramp values k / 32767
+    const int64_t start = 5000000000LL;
+    int k = 0;
+    for (int block = 0; block < 8; ++block) {
+        std::vector<float> data(256);
+        for (float& v : data) {
+            v = static_cast<float>(k % 1000) / 32767.0f;
+            ++k;
+        }
+        const int64_t jitter = block % 2 == 0 ? 2000000 : -1500000;
+        chunker.write(data.data(), data.size(), 1, start + block * 256LL * 1000000000LL / 48000 + jitter);
+    }
+    bool ok = got.size() == 4 && chunker.resyncs == 0;
+    for (size_t c = 0; ok && c < got.size(); ++c) {
+        ok = got[c].samples == 480 && got[c].pcm.size() == 480 * 4 &&
+             got[c].t == static_cast<uint64_t>(start + 2000000 + static_cast<int64_t>(c) * 10000000LL);
+        for (size_t f = 0; ok && f < 480; f += 97) {
+            const auto value = static_cast<uint16_t>((c * 480 + f) % 1000);
+            ok = (got[c].pcm[4 * f] | (got[c].pcm[4 * f + 1] << 8)) == value &&
+                 (got[c].pcm[4 * f + 2] | (got[c].pcm[4 * f + 3] << 8)) == value;
+        }
+    }
+    expect(ok, "AudioChunker: four even chunks 10 ms apart on the sample clock, mono spread to both channels");
+    chunker.flush();
+    expect(got.size() == 5 && got[4].samples == 128 && got[4].pcm.size() == 128 * 4, "flush sends the partial chunk");
+    chunker.flush();
+    expect(got.size() == 5, "an empty chunk is never sent");
+
+    got.clear();
+    AudioChunker paused(8000, 1, 80, sink);
+    paused.offset_ns = 7;
+    std::vector<float> silence(100);
+    paused.write(silence.data(), 100, 1, 1000000000LL);
+    paused.write(silence.data(), 10, 1, 3000000000LL);  // two seconds later: a pause
+    expect(got.size() == 2 && paused.resyncs == 1 && got[1].samples == 20 &&
+               got[1].t == 1000000000ULL + 80 * 125000ULL + 7,
+           "AudioChunker: a gap re-anchors the clock and sends the partial chunk");
+    paused.write(silence.data(), 70, 1, 3000000000LL + 10 * 125000LL);
+    expect(got.size() == 3 && got[2].t == 3000000000ULL + 7, "after the gap the clock starts again at the callback");
+    expect(!AudioChunker(48000, 2, 48001, sink).valid() && !AudioChunker(7999, 2, 100, sink).valid() &&
+               !AudioChunker(48000, 9, 100, sink).valid(),
+           "AudioChunker refuses chunks over a second and formats out of range");
+}
+
+// ------------------------------------------------------------------------------ tools for the Python tests
+
+std::string jsonText(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+int reencodeFolder(const fs::path& folder) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(folder)) {
+        const std::string file = entry.path().filename().string();
+        const std::string suffix = ".0.bin";
+        if (file.size() > suffix.size() && file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            names.push_back(file.substr(0, file.size() - suffix.size()));
+        }
+    }
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+        std::vector<std::string> storage;
+        for (int i = 0;; ++i) {
+            std::string bytes;
+            if (!readFile(folder / (name + "." + std::to_string(i) + ".bin"), bytes)) {
+                break;
+            }
+            storage.push_back(std::move(bytes));
+        }
+        std::vector<ByteView> parts;
+        for (const std::string& bytes : storage) {
+            parts.emplace_back(bytes);
+        }
+        Message message;
+        ProtocolError error;
+        if (!parseMessage(parts, message, error)) {
+            const char* code_name = errorCodeName(error.code);
+            std::printf("{\"event\": \"refused\", \"name\": %s, \"error_code\": %d, \"error_name\": %s, \"message\": %s}\n",
+                        jsonText(name).c_str(), static_cast<int>(error.code), jsonText(code_name ? code_name : "").c_str(),
+                        jsonText(error.message).c_str());
+            continue;
+        }
+        const SerializedMessage out = serializeMessage(message);
+        std::vector<ByteView> again{ByteView(out.header)};
+        again.insert(again.end(), out.payload.begin(), out.payload.end());
+        for (size_t i = 0; i < again.size(); ++i) {
+            std::ofstream file(folder / (name + "." + std::to_string(i) + ".out"), std::ios::binary);
+            file.write(reinterpret_cast<const char*>(again[i].data), static_cast<std::streamsize>(again[i].size));
+        }
+        std::string extra;
+        if (const auto* audio = std::get_if<Audio>(&message)) {
+            const size_t count = static_cast<size_t>(audio->samples) * audio->channels;
+            int64_t sum = 0;
+            std::string list;
+            for (size_t i = 0; i < count; ++i) {
+                const int16_t value = audio->sample(i / audio->channels, i % audio->channels);
+                sum += value;
+                if (count <= 1024) {
+                    list += (i ? ", " : "") + std::to_string(value);
+                }
+            }
+            extra = ", \"sample_count\": " + std::to_string(count) + ", \"sample_sum\": " + std::to_string(sum);
+            if (count <= 1024) {
+                extra += ", \"samples_s16\": [" + list + "]";
+            }
+        }
+        std::printf("{\"event\": \"reencoded\", \"name\": %s, \"kind\": %s, \"parts\": %zu%s}\n", jsonText(name).c_str(),
+                    jsonText(messageKind(message)).c_str(), again.size(), extra.c_str());
+    }
+    return 0;
+}
+
+// The audio thread's work per second of 48 kHz stereo (480-frame callbacks through AudioChunker:
+// remix, float -> s16, 20 ms chunks) beside a plain copy of the same floats, and one 20 ms chunk's
+// serialize and parse.  One JSON line.
+int benchAudio() {
+    using Clock = std::chrono::steady_clock;
+    std::vector<float> block(480 * 2);
+    for (size_t i = 0; i < block.size(); ++i) {
+        block[i] = static_cast<float>(std::sin(static_cast<double>(i) * 0.01));
+    }
+    uint64_t chunks = 0;
+    AudioChunker chunker(48000, 2, 960, [&](uint64_t, std::vector<uint8_t>&&, uint32_t) { ++chunks; });
+    int64_t clock = 0;
+    auto perSecondUs = [&](auto&& second, int repeats) {
+        for (int i = 0; i < 5; ++i) {
+            second();
+        }
+        const auto start = Clock::now();
+        for (int i = 0; i < repeats; ++i) {
+            second();
+        }
+        return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / repeats;
+    };
+    const double chunker_us = perSecondUs([&] {
+        for (int b = 0; b < 100; ++b, clock += 10000000) {
+            chunker.write(block.data(), 480, 2, clock);
+        }
+    }, 200);
+    std::vector<float> copy(block.size());
+    volatile float sink = 0.0f;
+    const double copy_us = perSecondUs([&] {
+        for (int b = 0; b < 100; ++b) {
+            std::memcpy(copy.data(), block.data(), block.size() * sizeof(float));
+            sink = sink + copy[static_cast<size_t>(b)];
+        }
+    }, 200);
+    std::vector<uint8_t> pcm(960 * 2 * 2);
+    Audio chunk;
+    chunk.index = 1;
+    chunk.t_capture_ns = 123456789;
+    chunk.samples = 960;
+    chunk.pcm = ByteView(pcm);
+    const SerializedMessage wire = serializeMessage(chunk);
+    const std::vector<ByteView> parts{ByteView(wire.header), wire.payload.at(0)};
+    const double encode_us = perSecondUs([&] { serializeMessage(chunk); }, 20000);
+    const double parse_us = perSecondUs([&] {
+        Message out;
+        ProtocolError error;
+        parseMessage(parts, out, error);
+    }, 20000);
+    std::printf("{\"event\": \"bench_audio\", \"audio_chunker_1s_48k_stereo_us\": %.2f, \"audio_copy_1s_48k_stereo_us\": %.2f, "
+                "\"audio_chunker_over_copy\": %.1f, \"audio_chunker_realtime_factor\": %.0f, \"audio_chunk_20ms_encode_us\": %.3f, "
+                "\"audio_chunk_20ms_parse_us\": %.3f, \"chunks\": %llu}\n",
+                chunker_us, copy_us, chunker_us / copy_us, 1e6 / chunker_us, encode_us, parse_us,
+                static_cast<unsigned long long>(chunks));
+    return 0;
+}
+
+int convertPcm(const fs::path& input, const fs::path& output) {
+    std::string raw;
+    if (!readFile(input, raw)) {
+        std::fprintf(stderr, "cannot read %s\n", input.string().c_str());
+        return 2;
+    }
+    std::vector<float> floats(raw.size() / 4);
+    std::memcpy(floats.data(), raw.data(), floats.size() * 4);  // little-endian hosts only (x86, ARM)
+    std::vector<uint8_t> pcm(floats.size() * 2);
+    floatsToS16Le(floats.data(), floats.size(), pcm.data());
+    std::ofstream file(output, std::ios::binary);
+    file.write(reinterpret_cast<const char*>(pcm.data()), static_cast<std::streamsize>(pcm.size()));
+    std::printf("{\"event\": \"pcm\", \"samples\": %zu}\n", floats.size());
+    return file ? 0 : 1;
+}
+
 std::vector<fs::path> jsonFiles(const fs::path& folder) {
     std::vector<fs::path> out;
     for (const auto& entry : fs::directory_iterator(folder)) {
@@ -679,6 +1090,15 @@ std::vector<fs::path> jsonFiles(const fs::path& folder) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 3 && std::string(argv[1]) == "--reencode") {
+        return reencodeFolder(argv[2]);
+    }
+    if (argc == 4 && std::string(argv[1]) == "--pcm") {
+        return convertPcm(argv[2], argv[3]);
+    }
+    if (argc == 2 && std::string(argv[1]) == "--bench-audio") {
+        return benchAudio();
+    }
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s VECTORS_DIR (tests/vectors)\n", argv[0]);
         return 2;
@@ -708,6 +1128,9 @@ int main(int argc, char** argv) {
     checkPlanePixels();
     checkMocapPoseErrors();
     checkHumanoidSkeleton();
+    checkAudioMessages();
+    checkFloatToS16();
+    checkAudioChunker();
     std::printf("{\"valid_vectors\": %zu, \"invalid_vectors\": %zu, \"vector_checks\": %d, \"unit_checks\": %d, "
                 "\"failures\": %d}\n",
                 valid.size(), invalid.size(), vector_checks, g_checks - vector_checks, g_failures);

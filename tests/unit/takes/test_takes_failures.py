@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.takes import TakeReader, TakeRecorder
+from bridge.takes import EncodingSettings, TakeReader, TakeRecorder
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -55,7 +55,9 @@ def child_main(take_dir: str, limit_bytes: int) -> None:
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails with EFBIG instead of killing us
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-    recorder = TakeRecorder(take_dir, "capped", fps_hint=30.0)
+    # encoded live: a per-file cap falls inside the compressed segments' growth (raw segments all have one
+    # size, so they would fail from the first one; the full-disk test below covers the raw writers)
+    recorder = TakeRecorder(take_dir, "capped", fps_hint=30.0, encoding=EncodingSettings(deferred=False))
     recorder.start({"cam": {"name": "passthrough"}})
     live = _record_until_stopped(recorder, 75)
     info = recorder.stop()
@@ -84,12 +86,14 @@ def test_a_write_error_mid_take_stops_recording_loudly_and_keeps_what_was_writte
 
 
 @pytest.fixture
-def tiny_tmpfs(tmp_path):
+def tiny_tmpfs(tmp_path, request):
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)], capture_output=True)
+    size = getattr(request, "param", "3m")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+                          capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
     try:
@@ -98,8 +102,11 @@ def tiny_tmpfs(tmp_path):
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
-def test_disk_full_stops_recording_and_the_take_still_opens(tiny_tmpfs, caplog):
-    recorder = TakeRecorder(tiny_tmpfs, "full", fps_hint=30.0)
+@pytest.mark.parametrize("tiny_tmpfs, deferred", [("3m", False), ("12m", True)], indirect=["tiny_tmpfs"],
+                         ids=["encoded-live", "raw-then-compacted"])
+def test_disk_full_stops_recording_and_the_take_still_opens(tiny_tmpfs, deferred, caplog):
+    # raw segments are ~15x larger than encoded ones: the disk is sized so both fill up in the second second
+    recorder = TakeRecorder(tiny_tmpfs, "full", fps_hint=30.0, encoding=EncodingSettings(deferred=deferred))
     recorder.start({"cam": {"name": "passthrough"}})
     with caplog.at_level(logging.ERROR, logger="bridge.takes.recorder"):
         live = _record_until_stopped(recorder, 75)
@@ -113,6 +120,7 @@ def test_disk_full_stops_recording_and_the_take_still_opens(tiny_tmpfs, caplog):
     assert reader.status == "failed" and "No space left" in (reader.info().failure or "")
     kept = list(reader.input_frames("cam"))
     assert len(kept) >= 25 and [f.index for f in kept] == list(range(len(kept)))
+    assert recorder.wait_compacted(60)
 
 
 def test_a_writer_that_cannot_keep_up_stops_the_take_instead_of_dropping_frames(tmp_path, scene_frames, caplog):

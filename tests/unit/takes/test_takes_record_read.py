@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bridge.takes import TakeReader, TakeRecorder
+from bridge.takes.compactor import RAW_DELETE_DELAY_S
 from bridge.takes.layout import MANIFEST
 from mocap.pose_wire import pose_from_wire, pose_to_wire
 from mocap.skeleton import t_pose
@@ -99,7 +100,7 @@ def test_everything_recorded_reads_back(tmp_path, clock, scene_frames):
 
 
 def test_segments_follow_the_take_clock_and_the_manifest_lists_them(tmp_path, clock, scene_frames):
-    _, info = _record(tmp_path, clock, scene_frames)
+    recorder, info = _record(tmp_path, clock, scene_frames)
     manifest = json.loads((info.path / MANIFEST).read_text())
     assert manifest["status"] == "complete" and manifest["segment_s"] == 0.5
     inputs = manifest["streams"]["cam"]["input"]
@@ -108,8 +109,13 @@ def test_segments_follow_the_take_clock_and_the_manifest_lists_them(tmp_path, cl
         (0, 15, 16), (16, 30, 15), (31, 39, 9)]
     assert manifest["controls"]["count"] == 3 and manifest["mocap"]["performers"] == {"alice": 40}
     stream_dir = info.path / manifest["streams"]["cam"]["dir"]
+    # recorded raw, then re-encoded by the compactor process: lossless Matroska inputs, H.264 outputs
+    assert recorder.wait_compacted(60) and recorder.compactor.failed == []
+    time.sleep(RAW_DELETE_DELAY_S + 1.0)  # raw files go a few seconds after their replacement is committed
     assert sorted(p.name for p in (stream_dir / "input").iterdir()) == [
         f"{seq:06d}.{ext}" for seq in range(3) for ext in ("json", "mkv", "npz")]
+    assert sorted(p.name for p in (stream_dir / "output").iterdir()) == [
+        f"{seq:06d}.{ext}" for seq in range(3) for ext in ("json", "mp4")]
     assert not list(info.path.rglob("*.part"))
 
 

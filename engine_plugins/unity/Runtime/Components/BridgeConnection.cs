@@ -1,6 +1,7 @@
 // One engine connection to the machinima-bridge server: a NetMQ DEALER run by a BridgeSession on
 // a background thread (HELLO, heartbeats, reconnects, BYE). Streams come from the StreamCamera
-// components that point at this connection. Server messages are handed to the game thread:
+// components that point at this connection (with the audio format of an AudioStreamSender that
+// belongs to one). Server messages are handed to the game thread:
 // the newest RESULT per stream for StylizedOutput, everything else through the events below,
 // raised from Update. Disabling the component says BYE and never waits more than half a second.
 using System;
@@ -115,9 +116,26 @@ namespace MachinimaBridge
                 WelcomeTimeoutMs = welcomeTimeoutMs,
             };
             var capabilities = new HashSet<string>();
+            var audioSenders = new List<AudioStreamSender>();
+            foreach (AudioStreamSender sender in FindObjectsOfType<AudioStreamSender>())
+            {
+                if (sender.isActiveAndEnabled) audioSenders.Add(sender);
+            }
             foreach (StreamCamera cam in _cameras)
             {
                 StreamDeclaration declaration = cam.BuildDeclaration();
+                foreach (AudioStreamSender sender in audioSenders)
+                {
+                    if (sender.streamCamera != cam) continue;
+                    if (declaration.Audio != null)
+                    {
+                        Debug.LogWarning("[machinima-bridge] stream " + cam.streamId + " has more than one AudioStreamSender; "
+                                         + sender.name + " is ignored", sender);
+                        continue;
+                    }
+                    declaration.Audio = sender.BuildFormat();
+                    capabilities.Add("audio");
+                }
                 options.Streams.Add(declaration);
                 if (declaration.DepthFormat != null) capabilities.Add("depth");
                 if (declaration.Mask) capabilities.Add("mask");
@@ -190,6 +208,17 @@ namespace MachinimaBridge
         {
             BridgeSession s = _session;
             if (s != null) s.SubmitStatsRequest();
+        }
+
+        /// <summary>
+        /// Any thread: queue one AUDIO chunk of a stream declared with audio (interleaved s16, at most one
+        /// second, first sample at <paramref name="tCaptureNs"/> on MonotonicClock). Returns the chunk index,
+        /// or -1 when it was dropped (not connected, queue full). AudioStreamSender does this for you.
+        /// </summary>
+        public long SendAudio(long stream, long tCaptureNs, short[] interleaved, int sampleRateHz, int channels)
+        {
+            BridgeSession s = _session;
+            return s == null ? -1 : s.SubmitAudio(stream, tCaptureNs, interleaved, sampleRateHz, channels);
         }
 
         public void SendMocap(Mocap pose)

@@ -1,8 +1,9 @@
 // One engine's session with the bridge server (docs/protocol.md, section 7), independent of
 // Unity and of the ZeroMQ library:
-//   connect -> HELLO -> WELCOME; FRAMEs (latest per stream wins, never queued); HEARTBEAT when
-//   idle; reconnect with a new socket and a new HELLO after a server BYE, a refused HELLO or
-//   server silence; BYE on shutdown.
+//   connect -> HELLO -> WELCOME; FRAMEs (latest per stream wins, never queued); AUDIO chunks
+//   (queued in order, bounded: see AudioOutbox); HEARTBEAT when idle; reconnect with a new
+//   socket and a new HELLO after a server BYE, a refused HELLO or server silence; BYE on
+//   shutdown.
 // Threading: Poll() and Shutdown() run on one worker thread that owns the transport; Submit*()
 // may be called from any thread (the game thread, readback callbacks). Listener callbacks run
 // on the worker thread.
@@ -53,6 +54,8 @@ namespace MachinimaBridge.Core
         public int MaxReconnectDelayMs = 5000;
         /// <summary>CONTROL, STATS and other queued messages kept while not welcomed.</summary>
         public int MaxQueuedMessages = 256;
+        /// <summary>AUDIO chunks waiting for the socket at most (all streams); beyond that new chunks are dropped (counted).</summary>
+        public int MaxQueuedAudioChunks = 128;
 
         /// <summary>Build the HELLO this session sends; throws ArgumentException naming the bad setting.</summary>
         public Hello BuildHello()
@@ -92,6 +95,9 @@ namespace MachinimaBridge.Core
         private readonly Dictionary<long, Frame> _latestFrames = new Dictionary<long, Frame>();
         private readonly Queue<BridgeMessage> _queued = new Queue<BridgeMessage>();
         private readonly Dictionary<long, StreamCounters> _counters = new Dictionary<long, StreamCounters>();
+        private readonly AudioOutbox _audio;
+        private volatile bool _audioDropLogged;
+        private bool _audioSocketFull; // worker thread: the last chunk met a full socket (wait, do not spin)
 
         private volatile SessionState _state = SessionState.Disconnected;
         private volatile Welcome _welcome;
@@ -122,6 +128,7 @@ namespace MachinimaBridge.Core
             _hello = options.BuildHello();
             _currentDelayMs = options.ReconnectDelayMs;
             foreach (StreamDeclaration s in options.Streams) _counters[s.Id] = new StreamCounters();
+            _audio = new AudioOutbox(options.Streams, options.MaxQueuedAudioChunks);
         }
 
         public SessionState State { get { return _state; } }
@@ -171,6 +178,83 @@ namespace MachinimaBridge.Core
             }
             _transport.Wake();
             return true;
+        }
+
+        /// <summary>The audio format stream <paramref name="streamId"/> declared, or null when it carries no sound.</summary>
+        public AudioFormat AudioFormatOf(long streamId)
+        {
+            return _audio.FormatOf(streamId);
+        }
+
+        /// <summary>
+        /// Offer one AUDIO chunk: all of <paramref name="interleaved"/> (s16, a whole number of
+        /// <paramref name="channels"/>-channel frames, at most one second) whose first sample was captured at
+        /// <paramref name="tCaptureNs"/> (MonotonicClock, the clock of FRAME.t_capture_ns). Never blocks: the
+        /// chunk is queued for the worker thread. Returns the index the chunk got (per stream, one more per
+        /// call; a chunk dropped later leaves a gap the server sees), or -1 when it was dropped at once (not
+        /// welcomed, queue full). Throws ArgumentException when the stream was not declared with audio, the
+        /// format differs from its declaration, or the chunk is empty or longer than one second.
+        /// </summary>
+        public long SubmitAudio(long stream, long tCaptureNs, short[] interleaved, int sampleRateHz, int channels)
+        {
+            if (interleaved == null) throw new ArgumentNullException("interleaved");
+            CheckAudioStream(stream);
+            _audio.Check(stream, sampleRateHz, channels, interleaved.Length);
+            var pcm = new byte[interleaved.Length * 2];
+            for (int i = 0; i < interleaved.Length; i++)
+            {
+                pcm[2 * i] = (byte)(interleaved[i] & 0xff);
+                pcm[2 * i + 1] = (byte)((interleaved[i] >> 8) & 0xff);
+            }
+            return EnqueueAudio(stream, tCaptureNs, pcm, sampleRateHz, channels);
+        }
+
+        /// <summary>As <see cref="SubmitAudio"/>, for samples already in wire form: interleaved s16 little-endian bytes (kept, not copied).</summary>
+        public long SubmitAudioPcm(long stream, long tCaptureNs, byte[] pcmS16, int sampleRateHz, int channels)
+        {
+            if (pcmS16 == null) throw new ArgumentNullException("pcmS16");
+            CheckAudioStream(stream);
+            if (pcmS16.Length % 2 != 0)
+            {
+                throw new ArgumentException("AUDIO for stream " + stream + ": " + pcmS16.Length + " bytes is not a whole number of 16-bit samples");
+            }
+            _audio.Check(stream, sampleRateHz, channels, pcmS16.Length / 2);
+            return EnqueueAudio(stream, tCaptureNs, pcmS16, sampleRateHz, channels);
+        }
+
+        private void CheckAudioStream(long stream)
+        {
+            if (!_counters.ContainsKey(stream)) throw new ArgumentException("stream " + stream + " is not declared in this session's HELLO");
+        }
+
+        private long EnqueueAudio(long stream, long tCaptureNs, byte[] pcm, int sampleRateHz, int channels)
+        {
+            StreamCounters counters = _counters[stream];
+            counters.AudioSubmitted();
+            long index = _audio.TakeIndex(stream);
+            if (_state != SessionState.Welcomed)
+            {
+                counters.AudioDropped();
+                return -1;
+            }
+            var chunk = new Audio
+            {
+                Stream = stream, Index = index, TCaptureNs = Math.Max(0, tCaptureNs), SampleRateHz = sampleRateHz,
+                Channels = channels, Samples = pcm.Length / 2 / channels, Pcm = pcm,
+            };
+            if (!_audio.TryAdd(chunk))
+            {
+                counters.AudioDropped();
+                if (!_audioDropLogged)
+                {
+                    _audioDropLogged = true;
+                    _lastError = "AUDIO queue full (" + _audio.Capacity + " chunks): new chunks are dropped until the link catches up";
+                    BridgeLog.Warning(_lastError);
+                }
+                return -1;
+            }
+            _transport.Wake();
+            return index;
         }
 
         /// <summary>Queue a CONTROL (sent once welcomed); returns its request_id, which the CONTROL_ACK echoes.</summary>
@@ -232,7 +316,10 @@ namespace MachinimaBridge.Core
             if (_state == SessionState.Welcomed)
             {
                 FlushQueued();
+                // Frames first: one the socket cannot take now is dropped (latest wins), while a
+                // chunk waits in its queue for the next turn.
                 FlushFrames();
+                FlushAudio();
             }
             bool received = ReceiveAvailable();
             if (received || _state == SessionState.Stopped) return;
@@ -264,7 +351,8 @@ namespace MachinimaBridge.Core
         {
             lock (_submitLock)
             {
-                return _state == SessionState.Welcomed && (_latestFrames.Count > 0 || _queued.Count > 0);
+                return _state == SessionState.Welcomed
+                       && (_latestFrames.Count > 0 || _queued.Count > 0 || (_audio.Count > 0 && !_audioSocketFull));
             }
         }
 
@@ -332,6 +420,7 @@ namespace MachinimaBridge.Core
         private void Connect(long now)
         {
             lock (_submitLock) _latestFrames.Clear();
+            DropQueuedAudio();
             _transport.Open(_options.Endpoint);
             _welcome = null;
             // A fresh DEALER queues the HELLO until the TCP connection is up.
@@ -352,6 +441,7 @@ namespace MachinimaBridge.Core
             BridgeLog.Warning(why + "; reconnecting in " + _currentDelayMs + " ms with a new socket");
             _transport.Close(0);
             lock (_submitLock) _latestFrames.Clear();
+            DropQueuedAudio();
             Interlocked.Increment(ref _reconnects);
             _reconnectAtNs = MonotonicClock.NowNs() + (long)_currentDelayMs * 1000000L;
             _currentDelayMs = backOff ? Math.Min(_options.MaxReconnectDelayMs, Math.Max(1, _currentDelayMs) * 2) : _options.ReconnectDelayMs;
@@ -392,6 +482,42 @@ namespace MachinimaBridge.Core
                 }
                 if (!Send(MessageCodec.Serialize(next), MonotonicClock.NowNs())) return; // queue full: retry next turn
                 lock (_submitLock) _queued.Dequeue();
+            }
+        }
+
+        /// <summary>Chunks of a session that ended are not sent to the next one.</summary>
+        private void DropQueuedAudio()
+        {
+            foreach (Audio chunk in _audio.Clear()) _counters[chunk.Stream].AudioDropped();
+        }
+
+        private void FlushAudio()
+        {
+            long maxBytes = _welcome.MaxFrameBytes;
+            for (Audio next = _audio.Peek(); next != null; next = _audio.Peek())
+            {
+                StreamCounters counters = _counters[next.Stream];
+                List<byte[]> parts = MessageCodec.Serialize(next);
+                long total = parts[0].Length + next.Pcm.Length;
+                if (total > maxBytes)
+                {
+                    _lastError = "AUDIO of stream " + next.Stream + " is " + total + " bytes, above the server's max_frame_bytes " + maxBytes;
+                    counters.AudioDropped();
+                }
+                else if (Send(parts, MonotonicClock.NowNs()))
+                {
+                    counters.AudioSent();
+                    _audioDropLogged = false;
+                    _audioSocketFull = false;
+                }
+                else
+                {
+                    // Socket queue full: the chunk stays first in line; the next chunk's Wake() or the
+                    // poll timeout brings the next try.
+                    _audioSocketFull = true;
+                    return;
+                }
+                _audio.RemoveFirst();
             }
         }
 

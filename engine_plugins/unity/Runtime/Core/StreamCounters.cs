@@ -110,6 +110,10 @@ namespace MachinimaBridge.Core
         public double RttMsP99;
         public double SentFps;
         public double ResultFps;
+        /// <summary>AUDIO chunks offered (SubmitAudio), sent, and dropped before sending (offline, queue full, too large).</summary>
+        public long AudioChunksSubmitted;
+        public long AudioChunksSent;
+        public long AudioChunksDropped;
 
         /// <summary>Frames that never reached the server (replaced, queue full, offline, too large).</summary>
         public long LocalDrops
@@ -136,6 +140,9 @@ namespace MachinimaBridge.Core
         public void FrameRefusedQueueFull() { lock (_lock) _totals.FramesRefusedQueueFull++; }
         public void FrameDroppedNotConnected() { lock (_lock) _totals.FramesDroppedNotConnected++; }
         public void FrameTooLarge() { lock (_lock) _totals.FramesTooLarge++; }
+        public void AudioSubmitted() { lock (_lock) _totals.AudioChunksSubmitted++; }
+        public void AudioSent() { lock (_lock) _totals.AudioChunksSent++; }
+        public void AudioDropped() { lock (_lock) _totals.AudioChunksDropped++; }
 
         public void FrameSent(long nowNs)
         {

@@ -19,10 +19,11 @@ namespace MachinimaBridge.Protocol
         public const string Mocap = "MOCAP";
         public const string Session = "SESSION";
         public const string State = "STATE";
+        public const string Audio = "AUDIO";
 
         public static readonly string[] All =
         {
-            Hello, Welcome, Frame, Result, Control, ControlAck, Stats, Error, Heartbeat, Bye, Mocap, Session, State,
+            Hello, Welcome, Frame, Result, Control, ControlAck, Stats, Error, Heartbeat, Bye, Mocap, Session, State, Audio,
         };
     }
 
@@ -39,7 +40,7 @@ namespace MachinimaBridge.Protocol
         public const double MaxFps = 1000.0;
     }
 
-    /// <summary>One message: a header map (part 0) and, for FRAME, RESULT and MOCAP, binary parts after it.</summary>
+    /// <summary>One message: a header map (part 0) and, for FRAME, RESULT, MOCAP and AUDIO, binary parts after it.</summary>
     public abstract class BridgeMessage
     {
         public abstract string Kind { get; }

@@ -42,7 +42,8 @@ namespace MachinimaBridge.Protocol
 
         public static bool CarriesParts(string kind)
         {
-            return kind == MessageKinds.Frame || kind == MessageKinds.Result || kind == MessageKinds.Mocap;
+            return kind == MessageKinds.Frame || kind == MessageKinds.Result || kind == MessageKinds.Mocap
+                || kind == MessageKinds.Audio;
         }
 
         /// <summary>Parse one multipart message; throws ProtocolException with the code of the broken rule.</summary>
@@ -81,6 +82,7 @@ namespace MachinimaBridge.Protocol
                 case MessageKinds.Bye: return Bye.FromHeader(r);
                 case MessageKinds.Session: return SessionEvent.FromHeader(r);
                 case MessageKinds.State: return StateChange.FromHeader(r);
+                case MessageKinds.Audio: return Audio.FromHeader(r, body);
                 default: return Mocap.FromHeader(r, body);
             }
         }

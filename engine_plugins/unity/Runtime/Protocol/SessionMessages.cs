@@ -18,10 +18,12 @@ namespace MachinimaBridge.Protocol
         public double Fps = 30.0;
         /// <summary>Pipeline name, or null for the server's default.</summary>
         public string Pipeline;
+        /// <summary>The format of the stream's AUDIO chunks (docs/protocol.md 6.14), or null when it carries no sound.</summary>
+        public AudioFormat Audio;
 
         public MsgPackMap ToWire()
         {
-            var m = new MsgPackMap(9)
+            var m = new MsgPackMap(10)
                 .Add("id", Id)
                 .Add("name", Name)
                 .Add("width", Width)
@@ -31,6 +33,7 @@ namespace MachinimaBridge.Protocol
             m.Add("mask", Mask);
             m.Add("fps", Fps);
             if (Pipeline != null) m.Add("pipeline", Pipeline);
+            if (Audio != null) m.Add("audio", Audio.ToWire());
             return m;
         }
 
@@ -48,6 +51,8 @@ namespace MachinimaBridge.Protocol
                 Fps = r.FloatOr("fps", 30.0),
                 Pipeline = r.OptStr("pipeline"),
             };
+            FieldReader audio = r.Sub("audio", false);
+            if (audio != null) d.Audio = AudioFormat.FromWire(audio);
             if (System.Array.IndexOf(PixelFormats.ColorFormats, d.ColorFormat) < 0)
             {
                 throw r.Fail(r.Where + ".color_format '" + d.ColorFormat + "' is not one of "

@@ -72,6 +72,22 @@ namespace MachinimaBridge.Tests
                 }
             }
 
+            // AUDIO: one binary part that is not a plane: its samples and SHA-256.
+            var audio = message as Audio;
+            if (audio != null)
+            {
+                Assert.IsTrue(v.Description.ContainsKey("samples_s16"), name + ": an AUDIO vector lists samples_s16");
+                List<MsgPackValue> expected = v.Description["samples_s16"].AsArray;
+                short[] samples = audio.ToInterleaved();
+                Assert.AreEqual(expected.Count, samples.Length, name + ": sample count");
+                Assert.AreEqual(audio.Samples * audio.Channels, samples.Length, name + ": samples x channels");
+                for (int i = 0; i < samples.Length; i++) Assert.AreEqual(expected[i].AsLong, (long)samples[i], name + " sample " + i);
+                using (SHA256 sha = SHA256.Create())
+                {
+                    Assert.AreEqual(v.Description["samples_sha256"].AsString, Hex(sha.ComputeHash(audio.Pcm)), name + ": samples SHA-256");
+                }
+            }
+
             // Re-encoding from the typed message reproduces every part byte for byte.
             List<byte[]> again = MessageCodec.Serialize(message);
             Assert.AreEqual(v.Parts.Count, again.Count, name + ": part count after re-encoding");

@@ -124,12 +124,35 @@ namespace MachinimaBridge.Standalone
             double frameParse = PerCallUs(() => MessageCodec.Parse(frameParts), 20000);
             double flip = PerCallUs(() => PlaneRows.PackForUpload(resultPlane, upload, true), 200);
             double memcpy = PerCallUs(() => Buffer.BlockCopy(resultPlane.Data, 0, memcpyTarget, 0, memcpyTarget.Length), 200);
+            // AUDIO on the audio thread: one second of 48 kHz stereo in 480-frame callbacks through the
+            // chunker (remix, float -> s16, 20 ms chunks), beside a plain float -> float copy of the same data.
+            var block = new float[480 * 2];
+            for (int i = 0; i < block.Length; i++) block[i] = (float)Math.Sin(i * 0.01);
+            long chunks = 0;
+            var chunker = new AudioChunker(48000, 2, 960, (t, pcm, n) => chunks++);
+            long clock = 0;
+            double audioSecond = PerCallUs(() =>
+            {
+                for (int b = 0; b < 100; b++, clock += 10000000L) chunker.Write(block, 480, 2, clock);
+            }, 50);
+            var blockCopy = new float[block.Length];
+            double copySecond = PerCallUs(() =>
+            {
+                for (int b = 0; b < 100; b++) Buffer.BlockCopy(block, 0, blockCopy, 0, block.Length * 4);
+            }, 50);
+            var chunk = Audio.FromSamples(0, 1, 123456789L, 48000, 2, new short[960 * 2], 960);
+            List<byte[]> chunkParts = MessageCodec.Serialize(chunk);
+            double chunkEncode = PerCallUs(() => MessageCodec.Serialize(chunk), 20000);
+            double chunkParse = PerCallUs(() => MessageCodec.Parse(chunkParts), 20000);
             new JsonLine("codec")
                 .Add("hello_header_bytes", helloHeader.Length).Add("frame_header_bytes", frameHeader.Length)
                 .Add("hello_encode_us", helloEncode).Add("hello_parse_us", helloParse)
                 .Add("frame_header_encode_us", frameEncode).Add("frame_parse_us", frameParse)
                 .Add("flip_1080p_rgba_us", flip).Add("memcpy_1080p_rgba_us", memcpy)
-                .Add("flip_over_memcpy", flip / memcpy).Print();
+                .Add("flip_over_memcpy", flip / memcpy)
+                .Add("audio_chunker_1s_48k_stereo_us", audioSecond).Add("audio_copy_1s_48k_stereo_us", copySecond)
+                .Add("audio_chunker_over_copy", audioSecond / copySecond).Add("audio_chunker_realtime_factor", 1e6 / audioSecond)
+                .Add("audio_chunk_20ms_encode_us", chunkEncode).Add("audio_chunk_20ms_parse_us", chunkParse).Print();
         }
 
         public static int Run(string endpoint, string[] sizes, int iterations)

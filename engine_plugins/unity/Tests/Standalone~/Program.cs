@@ -8,6 +8,8 @@
 //   mono BridgeProbe.exe codec
 //   mono BridgeProbe.exe vmc-send 127.0.0.1 39539
 //   mono BridgeProbe.exe mocap tcp://127.0.0.1:5555 SESSION
+//   mono BridgeProbe.exe audio tcp://127.0.0.1:5555
+//   mono BridgeProbe.exe pcm FLOATS_F32LE_IN S16LE_OUT
 using System;
 using System.Threading;
 using MachinimaBridge.Core;
@@ -17,7 +19,8 @@ namespace MachinimaBridge.Standalone
     public static class Program
     {
         private const string Usage =
-            "usage: BridgeProbe.exe live ENDPOINT | reencode FOLDER | bench ENDPOINT SIZES ITERATIONS | codec | vmc-send HOST PORT | mocap ENDPOINT SESSION";
+            "usage: BridgeProbe.exe live ENDPOINT | reencode FOLDER | bench ENDPOINT SIZES ITERATIONS | codec | vmc-send HOST PORT | mocap ENDPOINT SESSION"
+            + " | audio ENDPOINT | pcm FLOATS_IN S16_OUT";
 
         public static int Main(string[] args)
         {
@@ -43,6 +46,8 @@ namespace MachinimaBridge.Standalone
                     case "codec": BenchProbe.Codec(); return 0;
                     case "vmc-send": return VmcProbe.Run(args[1], int.Parse(args[2]));
                     case "mocap": return MocapProbe.Run(args[1], args[2]);
+                    case "audio": return AudioProbe.Run(args[1]);
+                    case "pcm": return PcmProbe(args[1], args[2]);
                     default:
                         Console.Error.WriteLine(Usage);
                         return 2;
@@ -58,6 +63,19 @@ namespace MachinimaBridge.Standalone
             {
                 watchdog.Dispose();
             }
+        }
+
+        /// <summary>float32 little-endian samples in, AudioPcm's s16 little-endian samples out (compared with numpy by the test).</summary>
+        private static int PcmProbe(string input, string output)
+        {
+            byte[] raw = System.IO.File.ReadAllBytes(input);
+            var floats = new float[raw.Length / 4];
+            Buffer.BlockCopy(raw, 0, floats, 0, floats.Length * 4);
+            var pcm = new byte[floats.Length * 2];
+            AudioPcm.FloatsToS16Bytes(floats, 0, pcm, 0, floats.Length);
+            System.IO.File.WriteAllBytes(output, pcm);
+            new JsonLine("pcm").Add("samples", floats.Length).Print();
+            return 0;
         }
     }
 }

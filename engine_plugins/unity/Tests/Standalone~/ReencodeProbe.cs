@@ -1,5 +1,5 @@
 // Parse every message in a folder (NAME.0.bin, NAME.1.bin, ...) with the C# codec and write it
-// back re-encoded (NAME.0.out, ...). The Python test builds messages with every documented field
+// back re-encoded (NAME.0.out, ...); an AUDIO also reports the samples it holds. The Python test builds messages with every documented field
 // set, so any field the C# implementation drops or changes shows up as a byte difference.
 using System;
 using System.Collections.Generic;
@@ -26,7 +26,22 @@ namespace MachinimaBridge.Standalone
             }
         }
 
-        public static int Run(string folder)
+/// <summary>An AUDIO's samples as C# reads them: their count and sum, and every one for short chunks.</summary>
+        private static void AddSamples(Audio audio, JsonLine line)
+        {
+            short[] samples = audio.ToInterleaved();
+            long sum = 0;
+            foreach (short s in samples) sum += s;
+            line.Add("sample_count", samples.Length).Add("sample_sum", sum);
+            if (samples.Length <= 1024)
+            {
+                var list = new List<long>(samples.Length);
+                foreach (short s in samples) list.Add(s);
+                line.Add("samples_s16", list);
+            }
+        }
+
+                public static int Run(string folder)
         {
             var names = new SortedSet<string>(StringComparer.Ordinal);
             foreach (string path in Directory.GetFiles(folder, "*.0.bin"))
@@ -49,6 +64,8 @@ namespace MachinimaBridge.Standalone
                     var line = new JsonLine("reencoded").Add("name", name).Add("kind", message.Kind).Add("parts", again.Count);
                     var mocap = message as Mocap;
                     if (mocap != null) AddPose(folder, name, mocap, line);
+                    var audio = message as Audio;
+                    if (audio != null) AddSamples(audio, line);
                     line.Print();
                 }
                 catch (ProtocolException e)

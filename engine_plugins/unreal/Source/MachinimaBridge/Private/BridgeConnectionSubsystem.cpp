@@ -129,20 +129,26 @@ void UBridgeConnectionSubsystem::StartWorker(const FString& Endpoint)
 	Config.socket.send_hwm = FMath::Max(1, Settings->SendQueueFrames);
 	Config.capabilities.push_back("camera");
 	bool bAnyDepth = false;
+	bool bAnyAudio = false;
 	for (const TPair<int32, FBridgeStreamSettings>& Entry : Streams)
 	{
 		protocol::StreamDeclaration Declaration;
-		FString Error;
-		if (MachinimaBridge::ToDeclaration(Entry.Value, Declaration, Error))
+		if (BuildDeclaration(Entry.Value, Declaration))
 		{
 			Config.streams.push_back(Declaration);
 			bAnyDepth |= Entry.Value.bSendDepth;
+			bAnyAudio |= Declaration.audio.has_value();
 		}
 	}
 	if (bAnyDepth)
 	{
 		Config.capabilities.push_back("depth");
 	}
+	if (bAnyAudio)
+	{
+		Config.capabilities.push_back("audio");
+	}
+	bWorkerHasAudioCapability = bAnyAudio;
 	if (bWantsMocap)
 	{
 		Config.capabilities.push_back("mocap");
@@ -209,6 +215,24 @@ bool UBridgeConnectionSubsystem::GetStream(int32 StreamId, FBridgeStreamSettings
 	return false;
 }
 
+bool UBridgeConnectionSubsystem::BuildDeclaration(const FBridgeStreamSettings& Stream, protocol::StreamDeclaration& Out) const
+{
+	FString Error;
+	if (!MachinimaBridge::ToDeclaration(Stream, Out, Error))
+	{
+		return false;
+	}
+	if (const FBridgeAudioFormat* Audio = StreamAudio.Find(Stream.StreamId))
+	{
+		protocol::AudioFormat Format;
+		if (MachinimaBridge::ToAudioFormat(*Audio, Format, Error))
+		{
+			Out.audio = Format;
+		}
+	}
+	return true;
+}
+
 void UBridgeConnectionSubsystem::PushStreamsToWorker()
 {
 	if (!Worker.IsValid())
@@ -216,16 +240,67 @@ void UBridgeConnectionSubsystem::PushStreamsToWorker()
 		return;
 	}
 	std::vector<protocol::StreamDeclaration> Declarations;
+	bool bAnyAudio = false;
 	for (const TPair<int32, FBridgeStreamSettings>& Entry : Streams)
 	{
 		protocol::StreamDeclaration Declaration;
-		FString Error;
-		if (MachinimaBridge::ToDeclaration(Entry.Value, Declaration, Error))
+		if (BuildDeclaration(Entry.Value, Declaration))
 		{
+			bAnyAudio |= Declaration.audio.has_value();
 			Declarations.push_back(Declaration);
 		}
 	}
+	// The first (or last) stream with sound changes the capabilities of HELLO ("audio"), which a
+	// running worker keeps: start a new one (a new session, as a stream change makes anyway).
+	if (bAnyAudio != bWorkerHasAudioCapability)
+	{
+		StartWorker(CurrentEndpoint);
+		return;
+	}
 	Worker->SetStreams(MoveTemp(Declarations));
+}
+
+bool UBridgeConnectionSubsystem::SetStreamAudio(int32 StreamId, const FBridgeAudioFormat& Format)
+{
+	protocol::AudioFormat Checked;
+	FString Error;
+	if (!MachinimaBridge::ToAudioFormat(Format, Checked, Error))
+	{
+		UE_LOG(LogMachinimaBridge, Error, TEXT("stream %d: sound not declared: %s"), StreamId, *Error);
+		return false;
+	}
+	const FBridgeAudioFormat* Current = StreamAudio.Find(StreamId);
+	if (Current != nullptr && Current->SampleRateHz == Format.SampleRateHz && Current->Channels == Format.Channels)
+	{
+		return true;
+	}
+	StreamAudio.Add(StreamId, Format);
+	PushStreamsToWorker();
+	return true;
+}
+
+void UBridgeConnectionSubsystem::ClearStreamAudio(int32 StreamId)
+{
+	if (StreamAudio.Remove(StreamId) > 0)
+	{
+		PushStreamsToWorker();
+	}
+}
+
+int64 UBridgeConnectionSubsystem::SubmitAudio(int32 StreamId, uint64 TCaptureNs, std::vector<uint8_t>&& Pcm, const FBridgeAudioFormat& Format, FString& OutError)
+{
+	if (!Worker.IsValid())
+	{
+		OutError = TEXT("not connected");
+		return -1;
+	}
+	if (StreamId < 0 || StreamId > 65535 || Format.SampleRateHz <= 0 || Format.Channels <= 0)
+	{
+		OutError = FString::Printf(TEXT("stream %d, %d Hz x %d is not a valid AUDIO chunk"), StreamId, Format.SampleRateHz, Format.Channels);
+		return -1;
+	}
+	return Worker->SubmitAudio(static_cast<uint16>(StreamId), TCaptureNs, MoveTemp(Pcm), static_cast<uint32>(Format.SampleRateHz),
+		static_cast<uint32>(Format.Channels), OutError);
 }
 
 int64 UBridgeConnectionSubsystem::SendControl(int32 StreamId, const FString& Stage, const TMap<FString, FBridgeParamValue>& Params, float GlideMs)

@@ -36,6 +36,18 @@ mbridge::protocol::PixelFormat ToPixelFormat(EBridgeColorFormat Format)
 	return Format == EBridgeColorFormat::RGBA8 ? mbridge::protocol::PixelFormat::RGBA8 : mbridge::protocol::PixelFormat::BGRA8;
 }
 
+bool ToAudioFormat(const FBridgeAudioFormat& Format, mbridge::protocol::AudioFormat& Out, FString& OutError)
+{
+	if (Format.SampleRateHz < 8000 || Format.SampleRateHz > 192000 || Format.Channels < 1 || Format.Channels > 8)
+	{
+		OutError = FString::Printf(TEXT("audio %d Hz x %d is outside 8000..192000 Hz, 1..8 channels"), Format.SampleRateHz, Format.Channels);
+		return false;
+	}
+	Out.sample_rate_hz = static_cast<uint32_t>(Format.SampleRateHz);
+	Out.channels = static_cast<uint32_t>(Format.Channels);
+	return true;
+}
+
 bool ToDeclaration(const FBridgeStreamSettings& Settings, mbridge::protocol::StreamDeclaration& Out, FString& OutError)
 {
 	if (Settings.StreamId < 0 || Settings.StreamId > 65535)

@@ -24,6 +24,9 @@ inline FString ToFString(const std::string& Text)
 /** A CONTROL parameter value as its msgpack type (float64, int, bool, str, array of float64). */
 mbridge::protocol::MsgpackValue ToMsgpack(const FBridgeParamValue& Value);
 
+/** The protocol's audio format; false with the cause when out of range (8000..192000 Hz, 1..8 channels). */
+bool ToAudioFormat(const FBridgeAudioFormat& Format, mbridge::protocol::AudioFormat& Out, FString& OutError);
+
 /** A HELLO stream declaration; false with the cause when the settings are out of range. */
 bool ToDeclaration(const FBridgeStreamSettings& Settings, mbridge::protocol::StreamDeclaration& Out, FString& OutError);
 

@@ -134,6 +134,17 @@ void FBridgeWorker::SubmitFrame(protocol::Frame&& Frame, std::shared_ptr<const v
 	Link->submitFrame(MoveTemp(Frame), MoveTemp(KeepAlive));
 }
 
+int64 FBridgeWorker::SubmitAudio(uint16 StreamId, uint64 TCaptureNs, std::vector<uint8_t>&& Pcm, uint32 SampleRateHz, uint32 Channels, FString& OutError)
+{
+	std::string Error;
+	const int64_t Index = Link->submitAudio(StreamId, TCaptureNs, MoveTemp(Pcm), SampleRateHz, Channels, &Error);
+	if (Index < 0)
+	{
+		OutError = MachinimaBridge::ToFString(Error);
+	}
+	return static_cast<int64>(Index);
+}
+
 uint64 FBridgeWorker::SubmitControl(uint16 StreamId, const std::string& Stage, protocol::MsgpackValue Params, TOptional<double> GlideMs)
 {
 	std::optional<double> Glide;
@@ -181,6 +192,8 @@ FBridgeLinkStats FBridgeWorker::GetStats() const
 	Out.Results = static_cast<int64>(Counters.results);
 	Out.ServerDropped = static_cast<int64>(Counters.server_dropped);
 	Out.Errors = static_cast<int64>(Counters.errors);
+	Out.AudioChunksSent = static_cast<int64>(Counters.audio_chunks_sent);
+	Out.AudioChunksDropped = static_cast<int64>(Counters.audio_chunks_dropped);
 	Out.Connects = static_cast<int32>(Counters.connects);
 	Out.Disconnects = static_cast<int32>(Counters.disconnects);
 	Out.RoundTripMsLast = static_cast<float>(Counters.rtt_ms_last);

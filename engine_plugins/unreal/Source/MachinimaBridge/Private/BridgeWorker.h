@@ -56,6 +56,8 @@ public:
 
 	// Any thread.
 	void SubmitFrame(mbridge::protocol::Frame&& Frame, std::shared_ptr<const void> KeepAlive);
+	/** One AUDIO chunk (interleaved s16le); the chunk index, or -1 with the cause in OutError when it was not queued. */
+	int64 SubmitAudio(uint16 StreamId, uint64 TCaptureNs, std::vector<uint8_t>&& Pcm, uint32 SampleRateHz, uint32 Channels, FString& OutError);
 	uint64 SubmitControl(uint16 StreamId, const std::string& Stage, mbridge::protocol::MsgpackValue Params, TOptional<double> GlideMs);
 	void RequestStats();
 	void SetStreams(std::vector<mbridge::protocol::StreamDeclaration> Streams);

@@ -3,7 +3,8 @@
 // Owns the worker thread (FBridgeWorker around the plain C++ EngineLink: connect, HELLO,
 // heartbeats, reconnect, BYE on shutdown).  Capture components register their streams here
 // (a change starts a new session with a new HELLO), submit FRAMEs from the render thread, and
-// result components take the newest RESULT per stream on the game thread.  Events of the worker
+// result components take the newest RESULT per stream on the game thread.  Audio components
+// declare a stream's sound (SetStreamAudio) and submit its AUDIO chunks.  Events of the worker
 // thread (connected, disconnected, CONTROL_ACK, ERROR, STATS) fire as Blueprint delegates on the
 // game thread in Tick.
 #pragma once
@@ -15,6 +16,7 @@
 #include "Tickable.h"
 
 #include <memory>
+#include <vector>
 
 #include "BridgeConnectionSubsystem.generated.h"
 
@@ -26,6 +28,7 @@ namespace mbridge
 namespace protocol
 {
 struct Frame;
+struct StreamDeclaration;
 }
 }
 
@@ -72,6 +75,17 @@ public:
 	void UnregisterStream(int32 StreamId);
 
 	/**
+	 * Declares that a stream also sends sound of this format (HELLO's stream declaration `audio`,
+	 * docs/protocol.md 6.1). Starts a new session (new HELLO) when it changes. Kept apart from the
+	 * stream's settings, so the capture and the audio components can register in any order.
+	 */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Audio")
+	bool SetStreamAudio(int32 StreamId, const FBridgeAudioFormat& Format);
+
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Audio")
+	void ClearStreamAudio(int32 StreamId);
+
+	/**
 	 * Sends CONTROL: new values for parameters of one stage of a stream's pipeline. Returns the
 	 * request id (OnControlAck reports the outcome), or 0 when not connected. Values survive
 	 * reconnects (they are sent again after every new WELCOME). GlideMs > 0 moves numeric values
@@ -108,6 +122,13 @@ public:
 	/** Any thread (the capture component calls it from the render thread). Dropped when not connected. */
 	void SubmitFrame_AnyThread(mbridge::protocol::Frame&& Frame, std::shared_ptr<const void> KeepAlive);
 
+	/**
+	 * Game thread: queues one AUDIO chunk of a stream declared with SetStreamAudio (interleaved s16le,
+	 * at most one second, first sample at TCaptureNs on the FRAME clock). Returns the chunk index, or
+	 * -1 when it was not queued (not connected, queue full, not matching the declaration: see OutError).
+	 */
+	int64 SubmitAudio(int32 StreamId, uint64 TCaptureNs, std::vector<uint8_t>&& Pcm, const FBridgeAudioFormat& Format, FString& OutError);
+
 	/** Game thread: the newest RESULT of a stream since the last call, if any. */
 	bool TakeLatestResult(int32 StreamId, FBridgeResultFramePtr& OutFrame);
 
@@ -126,8 +147,12 @@ private:
 	void DispatchEvents();
 
 	TSharedPtr<FBridgeWorker, ESPMode::ThreadSafe> Worker;
+	bool BuildDeclaration(const FBridgeStreamSettings& Stream, mbridge::protocol::StreamDeclaration& Out) const;
+
 	TMap<int32, FBridgeStreamSettings> Streams;
+	TMap<int32, FBridgeAudioFormat> StreamAudio;
 	FString CurrentEndpoint;
 	bool bWantsMocap = false;
+	bool bWorkerHasAudioCapability = false;
 	TArray<TSharedPtr<FBridgeLiveLinkSource, ESPMode::ThreadSafe>> LiveLinkSources;
 };

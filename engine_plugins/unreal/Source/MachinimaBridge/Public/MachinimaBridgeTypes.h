@@ -62,6 +62,20 @@ struct MACHINIMABRIDGE_API FBridgeStreamSettings
 	bool bSendDepth = false;
 };
 
+/** The sound a stream sends beside its pictures (docs/protocol.md 6.14): declared in HELLO, every AUDIO chunk has it. */
+USTRUCT(BlueprintType)
+struct MACHINIMABRIDGE_API FBridgeAudioFormat
+{
+	GENERATED_BODY()
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Machinima Bridge", meta = (ClampMin = "8000", ClampMax = "192000", Units = "Hz"))
+	int32 SampleRateHz = 48000;
+
+	/** Interleaved channels, 1..8. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Machinima Bridge", meta = (ClampMin = "1", ClampMax = "8"))
+	int32 Channels = 2;
+};
+
 /** Counters of the connection (EngineLink's), for HUDs and debugging. */
 USTRUCT(BlueprintType)
 struct MACHINIMABRIDGE_API FBridgeLinkStats
@@ -91,6 +105,13 @@ struct MACHINIMABRIDGE_API FBridgeLinkStats
 
 	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge")
 	int64 Errors = 0;
+
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge")
+	int64 AudioChunksSent = 0;
+
+	/** Chunks not sent: not connected, queue full, or not matching the stream's audio declaration. */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge")
+	int64 AudioChunksDropped = 0;
 
 	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge")
 	int32 Connects = 0;

@@ -6,6 +6,7 @@
 #include <set>
 #include <type_traits>
 
+#include "Protocol/AudioParse.h"
 #include "Protocol/FieldReader.h"
 
 namespace mbridge {
@@ -64,7 +65,7 @@ const Plane* findPlane(const std::vector<Plane>& planes, PlaneKind kind) {
 
 MsgpackValue StreamDeclaration::toWire() const {
     MsgpackValue out = MsgpackValue::map();
-    out.reserve(9);
+    out.reserve(10);
     out.append("id", MsgpackValue::unsignedInteger(id));
     out.append("name", MsgpackValue::str(name));
     out.append("width", MsgpackValue::unsignedInteger(width));
@@ -77,6 +78,9 @@ MsgpackValue StreamDeclaration::toWire() const {
     out.append("fps", MsgpackValue::float64(fps));
     if (pipeline) {
         out.append("pipeline", MsgpackValue::str(*pipeline));
+    }
+    if (audio) {
+        out.append("audio", audio->toWire());
     }
     return out;
 }
@@ -356,6 +360,11 @@ bool parseStreamDeclaration(ParseContext& ctx, const MsgpackValue& value, const 
     out.mask = r.boolean("mask", Need::Optional, false);
     out.fps = r.f64("fps", Need::Optional, 30.0);
     out.pipeline = r.optStr("pipeline");
+    if (const MsgpackValue* audio = r.mapField("audio", Need::Optional)) {
+        AudioFormat format;
+        parseAudioFormat(ctx, *audio, where + ".audio", format);
+        out.audio = format;
+    }
     if (ctx.failed) {
         return false;
     }
@@ -695,7 +704,7 @@ void parseStateChange(FieldReader& r, StateChange& out) {
 const char* const kKinds[] = {Hello::kKind,   Welcome::kKind, Frame::kKind,     Result::kKind,
                               Control::kKind, ControlAck::kKind, Stats::kKind, Error::kKind,
                               Heartbeat::kKind, Bye::kKind,    Mocap::kKind, SessionEvent::kKind,
-                              StateChange::kKind};
+                              StateChange::kKind, Audio::kKind};
 
 }  // namespace
 
@@ -731,7 +740,8 @@ bool parseMessage(const std::vector<ByteView>& parts, Message& out, ProtocolErro
         return false;
     }
     const std::vector<ByteView> body(parts.begin() + 1, parts.end());
-    const bool carries_parts = kind == Frame::kKind || kind == Result::kKind || kind == Mocap::kKind;
+    const bool carries_parts =
+        kind == Frame::kKind || kind == Result::kKind || kind == Mocap::kKind || kind == Audio::kKind;
     if (!carries_parts && !body.empty()) {
         ctx.fail(ErrorCode::PlaneMismatch,
                  kind + " carries no binary parts, but " + std::to_string(body.size()) + " followed the header");
@@ -787,6 +797,10 @@ bool parseMessage(const std::vector<ByteView>& parts, Message& out, ProtocolErro
         StateChange m;
         parseStateChange(r, m);
         out = std::move(m);
+    } else if (kind == Audio::kKind) {
+        Audio m;
+        parseAudio(r, body, m);
+        out = m;
     } else {
         Mocap m;
         parseMocap(r, body, m);
@@ -816,6 +830,8 @@ SerializedMessage serializeMessage(const Message& message) {
         }
     } else if (const Mocap* mocap = std::get_if<Mocap>(&message)) {
         out.payload = mocap->parts;
+    } else if (const Audio* audio = std::get_if<Audio>(&message)) {
+        out.payload.push_back(audio->pcm);
     }
     return out;
 }

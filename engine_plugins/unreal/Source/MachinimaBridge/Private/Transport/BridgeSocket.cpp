@@ -79,6 +79,17 @@ bool checkOutgoing(const Message& message, std::string& error) {
     if (const auto* result = std::get_if<protocol::Result>(&message)) {
         return checkPlanes(result->planes, error);
     }
+    if (const auto* audio = std::get_if<protocol::Audio>(&message)) {
+        protocol::ProtocolError audio_error;
+        if (!audio->validate(audio_error)) {
+            error = audio_error.message;
+            return false;
+        }
+        if (audio->pcm.data == nullptr) {
+            error = "AUDIO has no sample buffer";
+            return false;
+        }
+    }
     return true;
 }
 

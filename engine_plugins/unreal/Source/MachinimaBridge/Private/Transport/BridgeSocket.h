@@ -99,7 +99,8 @@ private:
 };
 
 // Checks a message an engine is about to send: plane count and kinds, descriptors, and that each
-// plane's bytes are exactly stride * height.  False with the cause in `error`.
+// plane's bytes are exactly stride * height; an AUDIO's ranges and that its part is exactly
+// samples * channels * 2 bytes.  False with the cause in `error`.
 bool checkOutgoing(const protocol::Message& message, std::string& error);
 
 }  // namespace transport

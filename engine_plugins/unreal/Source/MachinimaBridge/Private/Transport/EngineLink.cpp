@@ -61,6 +61,11 @@ EngineLink::EngineLink(SessionConfig config, LinkOptions options, LinkCallbacks 
     wake_push_.connect(endpoint);
     retry_delay_ms_ = options_.reconnect_delay_ms;
     rtt_ring_ms_.reserve(kRttWindow);
+    for (const protocol::StreamDeclaration& stream : config_.streams) {
+        if (stream.audio) {
+            audio_formats_[stream.id] = *stream.audio;
+        }
+    }
 }
 
 EngineLink::~EngineLink() {
@@ -116,6 +121,57 @@ void EngineLink::submitFrame(protocol::Frame frame, std::shared_ptr<const void> 
     wake();
 }
 
+int64_t EngineLink::submitAudio(uint16_t stream, uint64_t t_capture_ns, std::vector<uint8_t> pcm_s16le,
+                                uint32_t sample_rate_hz, uint32_t channels, std::string* error) {
+    auto refuse = [&](const std::string& why) {
+        if (error) {
+            *error = "AUDIO for stream " + std::to_string(stream) + " not queued: " + why;
+        }
+        return int64_t{-1};
+    };
+    int64_t index = -1;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++counters_.audio_chunks_submitted;
+        const auto format = audio_formats_.find(stream);
+        const protocol::AudioFormat given{sample_rate_hz, channels};
+        std::string why;
+        if (format == audio_formats_.end()) {
+            why = "the stream was not declared with audio";
+        } else if (format->second != given) {
+            why = "it is " + given.describe() + " but the stream was declared " + format->second.describe();
+        } else if (pcm_s16le.empty() || pcm_s16le.size() % (static_cast<size_t>(channels) * 2) != 0) {
+            why = std::to_string(pcm_s16le.size()) + " bytes is not a whole, non-zero number of " +
+                  std::to_string(channels) + "-channel 16-bit frames";
+        } else if (pcm_s16le.size() / (static_cast<size_t>(channels) * 2) > sample_rate_hz) {
+            why = "more than one second of samples; send shorter chunks";
+        }
+        if (!why.empty()) {
+            ++counters_.audio_chunks_dropped;
+            return refuse(why);
+        }
+        const uint64_t next = next_audio_index_[stream]++;
+        if (state_ != LinkState::Connected || audio_.size() >= std::max<size_t>(1, options_.max_queued_audio_chunks)) {
+            ++counters_.audio_chunks_dropped;
+            return refuse(state_ != LinkState::Connected ? "not connected" : "the queue is full");
+        }
+        auto samples = std::make_shared<const std::vector<uint8_t>>(std::move(pcm_s16le));
+        PendingAudio pending;
+        pending.chunk.stream = stream;
+        pending.chunk.index = next;
+        pending.chunk.t_capture_ns = t_capture_ns;
+        pending.chunk.sample_rate_hz = sample_rate_hz;
+        pending.chunk.channels = channels;
+        pending.chunk.samples = static_cast<uint32_t>(samples->size() / (static_cast<size_t>(channels) * 2));
+        pending.chunk.pcm = protocol::ByteView(*samples);
+        pending.samples = std::move(samples);
+        audio_.push_back(std::move(pending));
+        index = static_cast<int64_t>(next);
+    }
+    wake();
+    return index;
+}
+
 uint64_t EngineLink::submitControl(uint16_t stream, std::string stage, protocol::MsgpackValue params,
                                    std::optional<double> glide_ms) {
     uint64_t request_id = 0;
@@ -160,6 +216,12 @@ void EngineLink::requestStats() {
 void EngineLink::setStreams(std::vector<protocol::StreamDeclaration> streams) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        audio_formats_.clear();
+        for (const protocol::StreamDeclaration& stream : streams) {
+            if (stream.audio) {
+                audio_formats_[stream.id] = *stream.audio;
+            }
+        }
         new_streams_ = std::move(streams);
     }
     wake();
@@ -296,7 +358,8 @@ void EngineLink::step(int64_t now_ns) {
             break;
         case LinkState::Connected:
             sendControls();
-            sendFrames();
+            sendFrames();  // first: a frame the socket cannot take is skipped, a chunk waits
+            sendAudio();
             session_->heartbeatIfIdle(now_ns);
             if (session_->serverSilent(now_ns)) {
                 endSession("server silent for " + std::to_string(session_->msSinceHeard(now_ns)) + " ms", false, true);
@@ -338,6 +401,9 @@ void EngineLink::endSession(const std::string& reason, bool send_bye, bool notif
         if (was_connected) {
             ++counters_.disconnects;
         }
+        // Chunks of a session that ended are not sent to the next one.
+        counters_.audio_chunks_dropped += audio_.size();
+        audio_.clear();
     }
     if (was_connected) {
         log(LinkLogLevel::Warning, "disconnected from " + config_.endpoint + ": " + reason);
@@ -377,6 +443,36 @@ void EngineLink::sendFrames() {
     std::lock_guard<std::mutex> lock(mutex_);
     counters_.frames_sent += sent;
     counters_.frames_skipped += skipped;
+}
+
+void EngineLink::sendAudio() {
+    std::deque<PendingAudio> chunks;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        chunks.swap(audio_);
+    }
+    uint64_t sent = 0;
+    uint64_t dropped = 0;
+    while (!chunks.empty()) {
+        const PendingAudio& pending = chunks.front();
+        std::string error;
+        const SendStatus status = session_->sendAudio(pending.chunk, false, pending.samples, error);
+        if (status == SendStatus::QueueFull) {
+            break;  // the socket is full: the rest waits for the next turn, in order
+        }
+        if (status == SendStatus::Sent) {
+            ++sent;
+        } else {
+            ++dropped;
+            log(LinkLogLevel::Warning, error);
+        }
+        chunks.pop_front();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    counters_.audio_chunks_sent += sent;
+    counters_.audio_chunks_dropped += dropped;
+    // Older chunks go back in front of any queued meanwhile.
+    audio_.insert(audio_.begin(), std::make_move_iterator(chunks.begin()), std::make_move_iterator(chunks.end()));
 }
 
 void EngineLink::sendControls() {

@@ -1,5 +1,6 @@
 // The engine side of the bridge on a worker thread: connect, HELLO, heartbeats, reconnect with
-// backoff, latest-frame-wins sending, controls that survive reconnects, clean shutdown.
+// backoff, latest-frame-wins sending, AUDIO chunks in order (bounded queue), controls that
+// survive reconnects, clean shutdown.
 //
 // Plain C++17 over cppzmq.  The owner runs run() on a thread of its choice (FRunnable in Unreal,
 // std::thread in the tests) and calls requestStop() + joins to end it; every other public
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,6 +42,7 @@ struct LinkOptions {
     int welcome_timeout_ms = 30000;      // pipelines may load models before WELCOME
     int max_poll_ms = 50;                // upper bound of one wait of the loop
     int bye_linger_ms = 200;             // at shutdown: time ZeroMQ gets to deliver the BYE
+    size_t max_queued_audio_chunks = 128;  // beyond that new AUDIO chunks are dropped (counted)
 };
 
 // Called on the worker thread.
@@ -61,6 +64,9 @@ struct LinkCounters {
     uint64_t frames_sent = 0;
     uint64_t frames_replaced = 0;  // a newer frame of the stream arrived before this one was sent
     uint64_t frames_skipped = 0;   // send queue full, or not connected
+    uint64_t audio_chunks_submitted = 0;
+    uint64_t audio_chunks_sent = 0;
+    uint64_t audio_chunks_dropped = 0;  // not connected, queue full, refused by the session
     uint64_t results = 0;
     uint64_t server_dropped = 0;   // sum of RESULT.dropped
     uint64_t errors = 0;
@@ -86,6 +92,14 @@ public:
     // owns the plane bytes (they are sent without copying).  Frames are sent only while
     // Connected; others are skipped (counted).
     void submitFrame(protocol::Frame frame, std::shared_ptr<const void> keep_alive);
+    // Queues one AUDIO chunk of a stream declared with audio: `pcm_s16le` holds whole frames of
+    // `channels` interleaved signed 16-bit little-endian samples (at most one second), the first
+    // captured at `t_capture_ns` (monotonicNowNs, the clock of FRAME.t_capture_ns).  Never blocks.
+    // Returns the chunk's index (per stream, one more per call, so a chunk dropped later leaves a
+    // gap the server sees), or -1 when it was not queued: the stream has no such audio declaration,
+    // the chunk is malformed (the cause in *error), the link is not connected, or the queue is full.
+    int64_t submitAudio(uint16_t stream, uint64_t t_capture_ns, std::vector<uint8_t> pcm_s16le, uint32_t sample_rate_hz,
+                        uint32_t channels, std::string* error = nullptr);
     // Queues a CONTROL and returns its request id (the CONTROL_ACK carries it).  The values are
     // remembered per (stream, stage) and sent again after every reconnect, since a new session
     // starts from the pipeline's configured values.
@@ -104,6 +118,10 @@ private:
         protocol::Frame frame;
         std::shared_ptr<const void> keep_alive;
     };
+    struct PendingAudio {
+        protocol::Audio chunk;  // chunk.pcm points into *samples
+        std::shared_ptr<const std::vector<uint8_t>> samples;
+    };
     struct PendingControl {
         protocol::Control control;
         bool replay = false;  // sent again after a reconnect
@@ -116,6 +134,7 @@ private:
     void endSession(const std::string& reason, bool send_bye, bool notify);
     void scheduleRetry(int64_t now_ns);
     void sendFrames();
+    void sendAudio();
     void sendControls();
     void replayControlState();
     void dispatch(ReceivedMessage&& message);
@@ -142,6 +161,9 @@ private:
 
     mutable std::mutex mutex_;  // guards everything below
     std::map<uint16_t, PendingFrame> frames_;
+    std::deque<PendingAudio> audio_;
+    std::map<uint16_t, protocol::AudioFormat> audio_formats_;  // of the declared streams
+    std::map<uint16_t, uint64_t> next_audio_index_;
     std::vector<PendingControl> controls_;
     std::map<std::pair<uint16_t, std::string>, protocol::MsgpackValue> control_state_;
     std::map<uint64_t, std::pair<uint16_t, std::string>> control_targets_;

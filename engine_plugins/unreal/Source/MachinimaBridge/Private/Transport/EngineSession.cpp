@@ -100,6 +100,32 @@ SendStatus EngineSession::sendFrame(const protocol::Frame& frame, bool block,
     return send(frame, block, keep_alive, error);
 }
 
+SendStatus EngineSession::sendAudio(const protocol::Audio& chunk, bool block,
+                                    const std::shared_ptr<const void>& keep_alive, std::string& error) {
+    const protocol::StreamDeclaration* declared = nullptr;
+    for (const protocol::StreamDeclaration& stream : config_.streams) {
+        if (stream.id == chunk.stream) {
+            declared = &stream;
+        }
+    }
+    const std::string what = "AUDIO " + std::to_string(chunk.index) + " of stream " + std::to_string(chunk.stream);
+    if (declared == nullptr || !declared->audio) {
+        error = what + " not sent: the stream was not declared" + (declared ? " with audio" : "") + " in HELLO";
+        return SendStatus::Rejected;
+    }
+    if (*declared->audio != chunk.format()) {
+        error = what + " not sent: it is " + chunk.format().describe() + " but the stream was declared " +
+                declared->audio->describe();
+        return SendStatus::Rejected;
+    }
+    if (welcome_ && chunk.pcm.size > welcome_->max_frame_bytes) {
+        error = what + " not sent: " + std::to_string(chunk.pcm.size) + " bytes, above the server's max_frame_bytes " +
+                std::to_string(welcome_->max_frame_bytes);
+        return SendStatus::Rejected;
+    }
+    return send(chunk, block, keep_alive, error);
+}
+
 uint64_t EngineSession::sendControl(uint16_t stream, const std::string& stage, const protocol::MsgpackValue& params,
                                     std::optional<double> glide_ms, std::string& error) {
     protocol::Control control;

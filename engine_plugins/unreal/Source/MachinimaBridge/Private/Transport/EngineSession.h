@@ -57,6 +57,11 @@ public:
     // A FRAME, refused locally (Rejected) when it is above WELCOME's max_frame_bytes.
     SendStatus sendFrame(const protocol::Frame& frame, bool block, const std::shared_ptr<const void>& keep_alive,
                          std::string& error);
+    // An AUDIO chunk, refused locally (Rejected, the cause in `error`) when its stream was not
+    // declared with audio, its format differs from the declaration, or it is above WELCOME's
+    // max_frame_bytes.  `keep_alive` owns the samples (sent without copying).
+    SendStatus sendAudio(const protocol::Audio& chunk, bool block, const std::shared_ptr<const void>& keep_alive,
+                         std::string& error);
     // A CONTROL with the next request id (returned), or 0 when it could not be sent.
     uint64_t sendControl(uint16_t stream, const std::string& stage, const protocol::MsgpackValue& params,
                          std::optional<double> glide_ms, std::string& error);

@@ -1,13 +1,14 @@
 // Message kinds of wire protocol v1 (docs/protocol.md section 6) with parse and serialize.
 //
 // A message is a ZeroMQ multipart message: part 0 is the header map, parts 1..N the planes
-// declared in the header's `planes` array (FRAME and RESULT), or any parts (MOCAP).  Field
+// declared in the header's `planes` array (FRAME and RESULT), any parts (MOCAP), or the samples
+// (AUDIO, declared in Protocol/AudioMessages.h).  Field
 // names are the wire keys; field order in each struct is the canonical key order.  Optional
 // fields (O in the tables) are std::optional; fields with defaults (D) are plain members that
 // are always written.
 //
-// Parsing never copies plane bytes: Plane::data and Mocap::parts point into the parts given to
-// parseMessage, which the caller keeps alive as long as the message.
+// Parsing never copies plane bytes: Plane::data, Mocap::parts and Audio::pcm point into the parts
+// given to parseMessage, which the caller keeps alive as long as the message.
 #pragma once
 
 #include <array>
@@ -18,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "Protocol/AudioMessages.h"
 #include "Protocol/ByteView.h"
 #include "Protocol/HeaderCodec.h"
 #include "Protocol/Msgpack.h"
@@ -44,6 +46,7 @@ struct StreamDeclaration {
     bool mask = false;
     double fps = 30.0;
     std::optional<std::string> pipeline;
+    std::optional<AudioFormat> audio;  // the stream also sends AUDIO chunks of this format
 
     MsgpackValue toWire() const;
 };
@@ -263,7 +266,7 @@ struct StateChange {
 // ---------------------------------------------------------------------------- any message
 
 using Message = std::variant<Hello, Welcome, Frame, Result, Control, ControlAck, Stats, Error, Heartbeat, Bye, Mocap,
-                             SessionEvent, StateChange>;
+                             SessionEvent, StateChange, Audio>;
 
 // "HELLO", "WELCOME", ... for the alternative the message holds.
 const char* messageKind(const Message& message);
@@ -274,7 +277,8 @@ bool isKnownKind(const std::string& kind);
 // Python server would report (docs/protocol.md sections 3-6, 8; the golden invalid vectors).
 bool parseMessage(const std::vector<ByteView>& parts, Message& out, ProtocolError& error);
 
-// Header bytes plus the views of the parts that follow (planes of FRAME/RESULT, MOCAP parts).
+// Header bytes plus the views of the parts that follow (planes of FRAME/RESULT, MOCAP parts, the
+// AUDIO samples).
 struct SerializedMessage {
     std::vector<uint8_t> header;
     std::vector<ByteView> payload;
