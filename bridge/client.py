@@ -25,6 +25,7 @@ from bridge.protocol.messages import (
     Welcome, parse_message, serialize_message,
 )
 from bridge.protocol.planes import Plane
+from bridge.socket_parts import NOBLOCK, recv_parts, send_parts
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class BridgeClient:
                 self._sock.setsockopt(getattr(zmq, opt), curve[key])
         self._sock.connect(endpoint)
         self._pending: collections.deque[Message] = collections.deque()
+        self._rcvtimeo_ms = -1
         self._next_request_id = 1
         self.welcome: Welcome | None = None
         self.last_sent_ns = 0
@@ -63,7 +65,7 @@ class BridgeClient:
     # ------------------------------------------------------------------ low level
     def send(self, msg: Message, *, block: bool = True) -> bool:
         try:
-            self._sock.send_multipart(serialize_message(msg), flags=0 if block else zmq.NOBLOCK, copy=False)
+            send_parts(self._sock, serialize_message(msg), 0 if block else NOBLOCK)
         except zmq.Again:
             return False
         self.last_sent_ns = time.monotonic_ns()
@@ -75,9 +77,13 @@ class BridgeClient:
 
     def _recv_socket(self, timeout_s: float | None) -> Message | None:
         timeout_ms = -1 if timeout_s is None else max(0, int(timeout_s * 1000))
-        if not self._sock.poll(timeout_ms, zmq.POLLIN):
+        if timeout_ms != self._rcvtimeo_ms:  # a blocking receive with a timeout: no separate poll(2) per message
+            self._sock.setsockopt(zmq.RCVTIMEO, timeout_ms)
+            self._rcvtimeo_ms = timeout_ms
+        try:
+            parts = recv_parts(self._sock)
+        except zmq.Again:
             return None
-        parts = self._sock.recv_multipart(copy=False)
         return parse_message(parts)
 
     def recv(self, timeout_s: float | None = 1.0) -> Message | None:

@@ -45,6 +45,7 @@ from bridge.rate_limited_log import RateLimitedLog
 from bridge.security import CurveGuard, SecurityConfigError, check_endpoints
 from bridge.server_config import ServerConfig, ServerConfigError
 from bridge.session_directory import SESSION_CAPABILITY, SessionDirectory
+from bridge.socket_parts import NOBLOCK, readable, recv_parts, send_parts
 from bridge.take_control import LIVE_QUIET_S, TAKE_STAGE, TakeControl, stream_key
 from bridge.stage import StageBase, StageFrame, StreamSpec
 from bridge.stage_chain import StageChain
@@ -86,6 +87,7 @@ class BridgeServer:
         self._running = threading.Event()
         self._stopped = threading.Event()
         self._io_thread: threading.Thread | None = None
+        self._io_ident = -1  # thread id of the I/O loop (it re-checks the socket itself after sending)
         self._router: zmq.Socket | None = None
         self.bound_endpoints: list[str] = []
         self._limited = RateLimitedLog(log)
@@ -215,6 +217,7 @@ class BridgeServer:
         stage thread that finds input pending after its send wakes the loop.
         """
         assert self._router is not None
+        self._io_ident = threading.get_ident()
         router_fd = self._router.getsockopt(zmq.FD)
         poller = select.poll()
         poller.register(router_fd, select.POLLIN)
@@ -230,7 +233,7 @@ class BridgeServer:
                     self._drain_incoming()
                     if self.mocap_relay.has_pending:
                         self.mocap_relay.flush(self._send_parts)
-                    readable = self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN
+                    pending_input = readable(self._router)
                 if self._monitor is not None:
                     self._log_refused_handshakes()
                 now = time.monotonic_ns()
@@ -238,7 +241,7 @@ class BridgeServer:
                     self._expire_silent_engines(now)
                     self.takes.set_live(now - self._last_frame_ns < LIVE_QUIET_S * 1e9)
                     next_housekeeping = now + _HOUSEKEEPING_MS * 1_000_000
-                if readable:
+                if pending_input:
                     continue
                 wait_ms = _MOCAP_RETRY_MS if self.mocap_relay.has_pending else _HOUSEKEEPING_MS
                 for fd, _ in poller.poll(wait_ms):
@@ -261,6 +264,8 @@ class BridgeServer:
                                   event["endpoint"].decode("utf-8", "replace"), reason)
 
     def _drain_outgoing(self) -> None:
+        if self._outgoing.empty():  # the usual case: no exception raised and caught per loop pass
+            return
         while True:
             try:
                 item = self._outgoing.get_nowait()
@@ -286,7 +291,7 @@ class BridgeServer:
                 if runtime is not None:
                     runtime.chain.add_drops(1)  # this result
                     runtime.chain.entrance.restore_unreported_drops(carried_drops)  # and what it carried
-            if self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            if threading.get_ident() != self._io_ident and readable(self._router):
                 self._wakeup.signal()  # our send consumed the fd's edge; make sure the loop looks
             return sent
 
@@ -297,7 +302,7 @@ class BridgeServer:
         """
         assert self._router is not None
         try:
-            self._router.send_multipart([rid, *parts], flags=zmq.NOBLOCK, copy=False)
+            send_parts(self._router, [rid, *parts], NOBLOCK)
             return True
         except zmq.Again:
             return False  # this engine is not reading: its message is dropped, others are served
@@ -322,10 +327,13 @@ class BridgeServer:
         self._send(rid, Error.from_exception(exc))
 
     def _drain_incoming(self) -> None:
-        assert self._router is not None
+        router = self._router
+        assert router is not None
         for _ in range(_DRAIN_BATCH):
+            if not readable(router):  # cheaper than a raised zmq.Again per pass
+                return
             try:
-                parts = self._router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+                parts = recv_parts(router, NOBLOCK)
             except zmq.Again:
                 return
             rid = parts[0].bytes

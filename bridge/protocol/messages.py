@@ -15,13 +15,13 @@ from typing import Any, ClassVar, Sequence
 from bridge.protocol.audio_messages import Audio, AudioFormat
 from bridge.protocol.errors import ErrorCode, ProtocolError
 from bridge.protocol.header_codec import MAX_STRING_CHARS, PROTOCOL_VERSION, FieldReader, decode_header, encode_header
-from bridge.protocol.planes import PLANE_KIND_FORMATS, Plane, PlaneDescriptor
+from bridge.protocol.frame_messages import (  # noqa: F401 (CameraInfo, MAX_PLANES: re-exported)
+    MAX_PLANES, MAX_STREAM_ID, MAX_U63, CameraInfo, Frame, Result,
+)
+from bridge.protocol.planes import PLANE_KIND_FORMATS
 from bridge.protocol.session_messages import SessionEvent, StateChange
 
 MAX_STREAMS_PER_ENGINE = 16
-MAX_PLANES = 4
-MAX_STREAM_ID = 65535
-MAX_U63 = 2**63 - 1
 
 
 def _base(kind: str) -> dict[str, Any]:
@@ -210,154 +210,6 @@ class Welcome:
             heartbeat_ms=r.int("heartbeat_ms", lo=1),
             timeout_ms=r.int("timeout_ms", lo=1),
             max_frame_bytes=r.int("max_frame_bytes", lo=1),
-        )
-
-
-@dataclass
-class CameraInfo:
-    """Camera pose (4x4 world-from-camera, row-major, metres) and pinhole intrinsics in pixels."""
-
-    world_from_camera: list[float]
-    intrinsics_px: list[float]  # fx, fy, cx, cy
-    near_m: float
-    far_m: float
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "world_from_camera": [float(x) for x in self.world_from_camera],
-            "intrinsics_px": [float(x) for x in self.intrinsics_px],
-            "near_m": float(self.near_m),
-            "far_m": float(self.far_m),
-        }
-
-    @classmethod
-    def from_wire(cls, r: FieldReader) -> CameraInfo:
-        return cls(
-            world_from_camera=r.floats("world_from_camera", 16),
-            intrinsics_px=r.floats("intrinsics_px", 4),
-            near_m=r.float("near_m"),
-            far_m=r.float("far_m"),
-        )
-
-
-def _planes_from(r: FieldReader, parts: Sequence[Any], kind: str, stream: int, index: int) -> list[Plane]:
-    try:
-        raw = r.list("planes", max_len=MAX_PLANES)
-        descs = [PlaneDescriptor.from_wire(p, f"planes[{i}]") for i, p in enumerate(raw)]
-    except ProtocolError as exc:  # name the frame the bad plane belongs to
-        raise ProtocolError(exc.code, exc.message, kind=kind, stream=stream, index=index) from None
-    if len(parts) != len(descs):
-        raise ProtocolError(
-            ErrorCode.PLANE_MISMATCH,
-            f"header declares {len(descs)} planes but the message has {len(parts)} binary parts",
-            kind=kind, stream=stream, index=index,
-        )
-    seen = set()
-    planes = []
-    for i, (desc, data) in enumerate(zip(descs, parts)):
-        if desc.kind in seen:
-            raise ProtocolError(
-                ErrorCode.PLANE_MISMATCH, f"planes[{i}] repeats plane kind {desc.kind!r}", kind=kind, stream=stream, index=index
-            )
-        seen.add(desc.kind)
-        nbytes = memoryview(data).nbytes
-        if nbytes != desc.byte_length:
-            raise ProtocolError(
-                ErrorCode.PLANE_MISMATCH,
-                f"planes[{i}] ({desc.kind}) has {nbytes} bytes but {desc.width}x{desc.height} {desc.format} "
-                f"with stride {desc.stride} needs {desc.byte_length}",
-                kind=kind, stream=stream, index=index,
-            )
-        planes.append(Plane(desc, data))
-    return planes
-
-
-@dataclass
-class Frame:
-    KIND: ClassVar[str] = "FRAME"
-    stream: int
-    index: int
-    t_capture_ns: int
-    planes: list[Plane]
-    timecode: str | None = None
-    camera: CameraInfo | None = None
-
-    def plane(self, kind: str) -> Plane | None:
-        return next((p for p in self.planes if p.descriptor.kind == kind), None)
-
-    def to_header(self) -> dict[str, Any]:
-        out = {
-            **_base(self.KIND),
-            "stream": self.stream,
-            "index": self.index,
-            "t_capture_ns": self.t_capture_ns,
-        }
-        if self.timecode is not None:
-            out["timecode"] = self.timecode
-        out["planes"] = [p.descriptor.to_wire() for p in self.planes]
-        if self.camera is not None:
-            out["camera"] = self.camera.to_wire()
-        return out
-
-    @classmethod
-    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Frame:
-        stream = r.int("stream", lo=0, hi=MAX_STREAM_ID)
-        index = r.int("index", lo=0, hi=MAX_U63)
-        camera_r = r.sub("camera", required=False)
-        return cls(
-            stream=stream,
-            index=index,
-            t_capture_ns=r.int("t_capture_ns", lo=0, hi=MAX_U63),
-            timecode=r.str("timecode", required=False),
-            planes=_planes_from(r, parts, cls.KIND, stream, index),
-            camera=None if camera_r is None else CameraInfo.from_wire(camera_r),
-        )
-
-
-@dataclass
-class Result:
-    KIND: ClassVar[str] = "RESULT"
-    stream: int
-    index: int
-    t_capture_ns: int
-    planes: list[Plane]
-    stage_us: dict[str, int] = field(default_factory=dict)
-    server_us: int = 0
-    dropped: int = 0
-    held: bool = False
-
-    def plane(self, kind: str) -> Plane | None:
-        return next((p for p in self.planes if p.descriptor.kind == kind), None)
-
-    def to_header(self) -> dict[str, Any]:
-        return {
-            **_base(self.KIND),
-            "stream": self.stream,
-            "index": self.index,
-            "t_capture_ns": self.t_capture_ns,
-            "planes": [p.descriptor.to_wire() for p in self.planes],
-            "stage_us": dict(self.stage_us),
-            "server_us": self.server_us,
-            "dropped": self.dropped,
-            "held": self.held,
-        }
-
-    @classmethod
-    def from_header(cls, r: FieldReader, parts: Sequence[Any]) -> Result:
-        stream = r.int("stream", lo=0, hi=MAX_STREAM_ID)
-        index = r.int("index", lo=0, hi=MAX_U63)
-        stage_us = r.map("stage_us", required=False, default={})
-        if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in stage_us.items()):
-            raise ProtocolError(ErrorCode.BAD_FIELD, "stage_us must map stage names to integers", kind=cls.KIND)
-        return cls(
-            stream=stream,
-            index=index,
-            t_capture_ns=r.int("t_capture_ns", lo=0, hi=MAX_U63),
-            planes=_planes_from(r, parts, cls.KIND, stream, index),
-            stage_us=stage_us,
-            server_us=r.int("server_us", required=False, default=0, lo=0),
-            dropped=r.int("dropped", required=False, default=0, lo=0),
-            held=r.bool("held", required=False, default=False),
         )
 
 

@@ -40,6 +40,11 @@ def bytes_per_pixel(fmt: str) -> int:
     return channels * dtype.itemsize
 
 
+_DESCRIPTOR_CACHE_SIZE = 256
+_DESCRIPTOR_CACHE: dict[tuple[Any, ...], PlaneDescriptor] = {}
+_ARRAY_DESCRIPTOR_CACHE: dict[tuple[Any, ...], PlaneDescriptor] = {}
+
+
 @dataclass(frozen=True)
 class PlaneDescriptor:
     """Shape and layout of one plane; serialised as a msgpack map in this key order."""
@@ -83,6 +88,35 @@ class PlaneDescriptor:
             fields[name] = item
         desc = cls(**fields)
         desc.validate(where)
+        return desc
+
+    @classmethod
+    def cached(cls, value: Any) -> PlaneDescriptor | None:
+        """The descriptor a plane map describes when it has exactly the five fields with exact types and that
+        layout was validated before (or validates now); None otherwise (``from_wire`` then says what is wrong).
+
+        Streams send the same few layouts frame after frame, so validating each once saves every later frame
+        the checks.  The cache is bounded (``_DESCRIPTOR_CACHE_SIZE``) and holds only valid layouts.
+        """
+        if type(value) is not dict or len(value) != 5:
+            return None
+        key = (value.get("kind"), value.get("format"), value.get("width"), value.get("height"), value.get("stride"))
+        kind, fmt, width, height, stride = key
+        # types first: 4.0 == 4 and True == 1 would find the cached layout of the integer
+        if not (type(kind) is str and type(fmt) is str and type(width) is int and type(height) is int
+                and type(stride) is int):
+            return None
+        desc = _DESCRIPTOR_CACHE.get(key)
+        if desc is not None:
+            return desc
+        desc = cls(kind, fmt, width, height, stride)
+        try:
+            desc.validate()
+        except ProtocolError:
+            return None
+        if len(_DESCRIPTOR_CACHE) >= _DESCRIPTOR_CACHE_SIZE:
+            _DESCRIPTOR_CACHE.clear()
+        _DESCRIPTOR_CACHE[key] = desc
         return desc
 
     def validate(self, where: str = "plane") -> None:
@@ -135,7 +169,21 @@ class PlaneDescriptor:
 
     @classmethod
     def for_array(cls, kind: str, fmt: str, array: np.ndarray) -> PlaneDescriptor:
-        """Describe ``array`` (which must be C-contiguous per row) as a plane of ``fmt``."""
+        """Describe ``array`` (which must be C-contiguous per row) as a plane of ``fmt`` (each layout is checked
+        once: an engine sends the same few layouts every frame)."""
+        key = (kind, fmt, array.shape, array.strides, array.dtype.str)
+        desc = _ARRAY_DESCRIPTOR_CACHE.get(key)
+        if desc is None:
+            desc = cls._for_array_checked(kind, fmt, array)
+            if len(_ARRAY_DESCRIPTOR_CACHE) >= _DESCRIPTOR_CACHE_SIZE:
+                _ARRAY_DESCRIPTOR_CACHE.clear()
+            _ARRAY_DESCRIPTOR_CACHE[key] = desc
+        return desc
+
+    @classmethod
+    def _for_array_checked(cls, kind: str, fmt: str, array: np.ndarray) -> PlaneDescriptor:
+        if fmt not in PIXEL_FORMATS:
+            raise ValueError(f"unknown pixel format {fmt!r} (known: {', '.join(PIXEL_FORMATS)})")
         channels, dtype = PIXEL_FORMATS[fmt]
         if array.dtype != dtype:
             raise ValueError(f"{kind} plane as {fmt} needs dtype {dtype}, got {array.dtype}")

@@ -11,6 +11,9 @@
 * A live session of the C# session logic over libzmq against the real server in child processes:
   lock-step frames, a burst with drop accounting, CONTROL, STATS, heartbeats, reconnect after the
   server is killed and after it says BYE, clean shutdown.
+* Takes from the C# session (BridgeSession.StartTake / StopTake, what TakeRecorderControl calls): a named
+  take starts, frames go through, a second start and a stop with no take are refused with the server's
+  reason, a bad name is refused locally with the server's rule; the take is then read back with TakeReader.
 * VMC poses from the C# encoder reach python-osc, an independent OSC implementation.
 
 Needs Debian ``mono-mcs mono-runtime nunit-console libnunit-cil-dev libzmq5``; each test says what
@@ -641,6 +644,121 @@ def test_live_csharp_audio_beside_frames_against_the_real_server(built: Any) -> 
         if probe.proc.poll() is None:
             probe.proc.kill()
         server.stop()
+
+
+# ---------------------------------------------------------------------------------------------- takes
+
+
+def take_name_cases() -> list[str]:
+    """Names on both sides of the take name rule (bridge/takes/layout.py): edges, Unicode look-alikes, random."""
+    rng = np.random.default_rng(5)
+    alphabet = "aZ09._- /\\:\n\t\u00e9\u0661\uff21"
+    names = ["scene-4", "a", "7", "Take_01.v2", "x..", "z-", "a" * 128, "a" * 129, "", ".hidden", "-x", "_x",
+             "scene 4", "a/b", "a\\b", "a\n", "\na", "caf\u00e9", "\u0661", "\uff21bc", "..", "a\x00b", "CON", "take-\U0001f3ac"]
+    names += ["".join(rng.choice(list(alphabet), size=int(rng.integers(1, 12)))) for _ in range(200)]
+    return names
+
+
+def server_accepts_take_name(name: str) -> bool:
+    """The server's rule, except that its regex lets one trailing newline through (``$``): the plugins refuse that."""
+    from bridge.takes.layout import check_take_name
+
+    try:
+        check_take_name(name)
+    except ValueError:
+        return False
+    return not name.endswith("\n")
+
+
+@needs_mono
+def test_csharp_take_name_rule_matches_the_server(built: Any, tmp_path: Path) -> None:
+    names = take_name_cases()
+    (tmp_path / "names.hex").write_text("".join(n.encode("utf-8").hex() + "\n" for n in names), encoding="ascii")
+    proc = csharp.run_probe(TOOLCHAIN, built, "take-names", str(tmp_path / "names.hex"), timeout_s=60)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    verdicts = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(verdicts) == len(names)
+    accepted = 0
+    for name, verdict in zip(names, verdicts):
+        assert verdict["hex"] == name.encode("utf-8").hex()
+        want = server_accepts_take_name(name)
+        assert verdict["valid"] is want, f"{name!r}: C# says {verdict['problem']!r}, the server {'accepts' if want else 'refuses'} it"
+        if not want:
+            assert "letters, digits, '.', '_' or '-'" in verdict["problem"], verdict["problem"]
+        accepted += want
+    assert 10 <= accepted <= len(names) - 10, "the cases must cover both verdicts"
+
+
+def probe_picture_rgb(index: int, width: int, height: int) -> np.ndarray:
+    """LiveSessionProbe.MakeFrame's colour plane (R = x + i, G = 3y + i, B = x ^ y), as RGB."""
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([(x + index) & 255, (y * 3 + index) & 255, (x ^ y) & 255], axis=-1).astype(np.uint8)
+
+
+@needs_libzmq
+@pytest.mark.timeout(120)
+def test_csharp_session_starts_and_stops_a_take_on_the_real_server(built: Any, tmp_path: Path) -> None:
+    from bridge.server import BridgeServer
+    from bridge.server_config import ServerConfig
+    from bridge.takes.reader import TakeReader
+
+    takes_dir = tmp_path / "takes"
+    # compaction "manual": the take stays in its raw segments (read as such), so no idle-priority
+    # re-encoder has to get CPU time on a loaded machine before the server stops
+    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"], takes_dir=str(takes_dir), take_compaction="manual"))
+    server.start()
+    frames = 12
+    probe = ProbeProcess(csharp.probe_command(TOOLCHAIN, built, "take", server.endpoint, "scene-4", str(frames)), built.folder)
+    try:
+        bad = probe.expect("bad_name", 60)
+        assert bad["refused"] and bad["pending"] == 0, "a bad name is refused before anything is queued"
+        assert "' ' at position 5" in bad["message"] and "letters, digits, '.', '_' or '-'" in bad["message"]
+
+        idle = probe.expect("stop_idle", 30)
+        assert not idle["ok"] and not idle["record"] and idle["code"] == 11  # BAD_PARAM_VALUE
+        assert idle["reason"] == "take: no take is recording"
+
+        started = probe.expect("started", 30)
+        assert started["ok"] and started["record"] and started["take"] == "scene-4"
+        assert Path(started["path"]) == takes_dir / "scene-4"
+        assert re.fullmatch(r"\d\d:\d\d:\d\d[:;]\d\d", started["timecode"]), started["timecode"]
+        assert probe.expect("frames", 60) == {"event": "frames", "sent": frames, "results": frames}
+
+        twice = probe.expect("start_twice", 30)
+        assert not twice["ok"] and twice["record"] and twice["code"] == 11
+        assert "'scene-4' is already recording" in twice["reason"] and "already recording" in twice["text"]
+
+        stopped = probe.expect("stopped", 30)
+        assert stopped["ok"] and not stopped["record"] and stopped["take"] == "scene-4"
+        assert stopped["status"] in ("stopping", "complete") and Path(stopped["path"]) == takes_dir / "scene-4"
+
+        same = probe.expect("same_name", 30)
+        assert not same["ok"] and same["code"] == 11 and "'scene-4' already exists" in same["reason"]
+
+        after = probe.expect("after", 30)
+        assert after == {"event": "after", "state": "Welcomed", "reconnects": 0, "pending": 0,
+                         "last_request_id": same["request_id"]}
+        assert probe.proc.wait(30) == 0, "\n".join(probe.stderr[-40:])
+    finally:
+        if probe.proc.poll() is None:
+            probe.proc.kill()
+        server.stop()  # finishes the take's writers
+
+    assert sorted(p.name for p in takes_dir.iterdir()) == ["scene-4"], "the refused starts made no take"
+    take = TakeReader(takes_dir / "scene-4")
+    assert take.status == "complete" and take.name == "scene-4"
+    (key,) = take.stream_keys()
+    assert key.endswith("/4:take-cam"), key  # the stream the probe declared (id 4)
+    inputs = list(take.input_frames(key))
+    assert [f.index for f in inputs] == list(range(frames))
+    for f in inputs:
+        assert np.array_equal(f.color_rgb, probe_picture_rgb(f.index, 64, 48)), f"input {f.index} differs from what C# sent"
+        assert f.engine_timecode == f"00:00:00:{f.index:02d}"
+        assert f.depth_m is not None and np.all(f.depth_m == 2.0)
+        assert f.mask is not None and np.array_equal(f.mask > 0, np.broadcast_to(np.arange(64) < 32, (48, 64)))
+    outputs = list(take.output_frames(key))
+    assert [o.index for o in outputs] == list(range(frames))
+    assert all(np.array_equal(o.color_rgb, probe_picture_rgb(o.index, 64, 48)) for o in outputs)  # passthrough
 
 
 # ---------------------------------------------------------------------------------------------- VMC

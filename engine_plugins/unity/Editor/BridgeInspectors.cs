@@ -1,7 +1,7 @@
 // Inspectors that show the live numbers while playing: connection state, per-stream frame
 // rates, round-trip latency percentiles, server time and drops (and why frames were dropped);
 // capture counters of StreamCamera and AudioStreamSender; what StylizedOutput and MocapReceiver
-// last showed.
+// last showed; the take of a TakeRecorderControl, with Start / Stop buttons.
 using MachinimaBridge.Core;
 using UnityEditor;
 using UnityEngine;
@@ -162,6 +162,48 @@ namespace MachinimaBridge.Editor
             {
                 Rect r = GUILayoutUtility.GetAspectRect((float)output.Texture.width / output.Texture.height);
                 EditorGUI.DrawPreviewTexture(r, output.Texture);
+            }
+        }
+    }
+
+    [CustomEditor(typeof(TakeRecorderControl))]
+    public sealed class TakeRecorderControlEditor : UnityEditor.Editor
+    {
+        public override bool RequiresConstantRepaint()
+        {
+            return Application.isPlaying;
+        }
+
+        public override void OnInspectorGUI()
+        {
+            DrawDefaultInspector();
+            var control = (TakeRecorderControl)target;
+            string next = control.NextTakeName();
+            string problem = next == null ? null : TakeControl.NameProblem(next);
+            if (problem != null) EditorGUILayout.HelpBox(problem, MessageType.Error);
+            if (!Application.isPlaying) return;
+            LiveSection.Header("Take");
+            bool connected = control.connection != null && control.connection.Session != null
+                             && control.connection.Session.State == SessionState.Welcomed;
+            LiveSection.Row("State", control.IsRecording ? "RECORDING" : (control.PendingRequests > 0 ? "waiting for the server" : "not recording"));
+            LiveSection.Row("Current take", control.CurrentTake ?? "-");
+            if (control.CurrentTakePath != null) LiveSection.Row("Folder (server)", control.CurrentTakePath);
+            if (control.IsRecording && control.CurrentTakeTimecode != null) LiveSection.Row("Started at", control.CurrentTakeTimecode);
+            if (!string.IsNullOrEmpty(control.LastMessage))
+            {
+                bool refused = control.LastAck != null && !control.LastAck.Ok;
+                EditorGUILayout.HelpBox(control.LastMessage, refused ? MessageType.Warning : MessageType.Info);
+            }
+            if (!connected) EditorGUILayout.HelpBox("Not connected to the server: takes cannot start or stop.", MessageType.Info);
+            using (new EditorGUI.DisabledScope(!connected || control.PendingRequests > 0))
+            {
+                EditorGUILayout.BeginHorizontal();
+                using (new EditorGUI.DisabledScope(problem != null))
+                {
+                    if (GUILayout.Button("Start take" + (next != null ? " '" + next + "'" : ""))) control.StartTake();
+                }
+                if (GUILayout.Button("Stop take")) control.StopTake();
+                EditorGUILayout.EndHorizontal();
             }
         }
     }

@@ -4,6 +4,7 @@
 //   protocol_vectors_test --reencode FOLDER      (NAME.0.bin, NAME.1.bin, ... -> NAME.0.out, ...)
 //   protocol_vectors_test --pcm FLOATS_F32LE_IN S16LE_OUT
 //   protocol_vectors_test --bench-audio         (build with -O2: cpp_build.py OUT_DIR -O2)
+//   protocol_vectors_test --take-names FILE      (hex UTF-8 take names, one per line -> verdicts)
 //
 // For every valid vector (tests/vectors/README.md, "What every implementation's test must do"):
 // parse the parts, compare the decoded header and the typed message's header with the JSON
@@ -11,7 +12,7 @@
 // bytes, re-encode and compare every part byte for byte, and encode the JSON header to part 0.
 // For every invalid vector: parsing must fail with `error_code`.  Then unit checks of the
 // msgpack writer/reader, field errors, MOCAP pass-through, the space conversions, and AUDIO (field
-// checks, float -> s16, remixing, chunking).
+// checks, float -> s16, remixing, chunking), and the take API (name rule, CONTROL params, acks).
 //
 // Prints one JSON summary line on stdout; failures go to stderr; exit status 1 on any failure.
 //
@@ -38,6 +39,7 @@
 #include "Protocol/PlanePixels.h"
 #include "Protocol/Msgpack.h"
 #include "Protocol/SpaceConversion.h"
+#include "Protocol/TakeControl.h"
 #include "support/json_to_msgpack.h"
 #include "support/sha256.h"
 
@@ -941,6 +943,138 @@ std::string jsonText(const std::string& text) {
     return out + "\"";
 }
 
+// A CONTROL_ACK as the server sends it: built, serialised and parsed back.
+ControlAck takeAckFromWire(uint64_t request_id, bool ok, const MsgpackValue& applied, std::optional<int64_t> code = std::nullopt,
+                           std::optional<std::string> reason = std::nullopt) {
+    ControlAck ack;
+    ack.request_id = request_id;
+    ack.ok = ok;
+    ack.applied = applied;
+    ack.code = code;
+    ack.reason = std::move(reason);
+    const SerializedMessage wire = serializeMessage(ack);
+    std::vector<ByteView> parts{ByteView(wire.header)};
+    Message out;
+    ProtocolError error;
+    expect(parseMessage(parts, out, error), "CONTROL_ACK round trip: " + error.describe());
+    return std::holds_alternative<ControlAck>(out) ? std::get<ControlAck>(out) : ControlAck{};
+}
+
+void checkTakeControl() {
+    std::string problem;
+    for (const std::string& good : std::vector<std::string>{"scene-4", "a", "7", "Take_01.v2", "x..", "z-", std::string(128, 'a')}) {
+        expect(checkTakeName(good, problem), "take name '" + good + "' is valid: " + problem);
+    }
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"", "empty"}, {std::string(129, 'a'), "129 bytes long"}, {".hidden", "starts with '.'"}, {"-x", "starts with '-'"},
+        {"scene 4", "' ' at position 5"}, {"a/b", "'/' at position 1"}, {"a\n", "byte 0x0A at position 1"},
+        {"caf\xc3\xa9", "byte 0xC3 at position 3"}, {std::string("a\0b", 3), "byte 0x00 at position 1"},
+    };
+    for (const auto& entry : bad) {
+        problem.clear();
+        expect(!checkTakeName(entry.first, problem) && problem.find(entry.second) != std::string::npos &&
+                   problem.find("letters, digits, '.', '_' or '-'") != std::string::npos,
+               "take name refused saying '" + entry.second + "': " + problem);
+    }
+    // The CONTROLs: canonical params, the stage "take".
+    MsgpackValue start = takeStartParams("scene-4");
+    expect(start.size() == 2 && start.keyAt(0) == "record" && start.at(0).isBool() && start.at(0).asBool() &&
+               start.keyAt(1) == "name" && start.at(1).asString() == "scene-4",
+           "start params are {record: true, name}");
+    expect(takeStartParams("").size() == 1, "start params without a name let the server choose");
+    MsgpackValue stop = takeStopParams();
+    expect(stop.size() == 1 && stop.at(0).isBool() && !stop.at(0).asBool(), "stop params are {record: false}");
+
+    // Reading acks.
+    MsgpackValue applied = MsgpackValue::map();
+    applied.append("record", MsgpackValue::boolean(true));
+    applied.append("take", MsgpackValue::str("scene-4"));
+    applied.append("path", MsgpackValue::str("/srv/takes/scene-4"));
+    applied.append("timecode", MsgpackValue::str("10:00:00:00"));
+    TakeAck read;
+    std::string error;
+    expect(readTakeAck(takeAckFromWire(7, true, applied), true, read, error) && read.ok && read.record &&
+               read.request_id == 7 && read.take == "scene-4" && read.path == "/srv/takes/scene-4" &&
+               read.timecode == std::string("10:00:00:00") && !read.status && !read.duration_s,
+           "a start ack is read: " + error);
+    expect(read.describe() == "take 'scene-4' recording to /srv/takes/scene-4 from 10:00:00:00", read.describe());
+    MsgpackValue stopped = MsgpackValue::map();
+    stopped.append("record", MsgpackValue::boolean(false));
+    stopped.append("take", MsgpackValue::str("t"));
+    stopped.append("path", MsgpackValue::str("/p"));
+    stopped.append("status", MsgpackValue::str("failed"));
+    stopped.append("duration_s", MsgpackValue::integer(12));
+    stopped.append("failure", MsgpackValue::str("disk full"));
+    expect(readTakeAck(takeAckFromWire(8, true, stopped), false, read, error) && read.ok && !read.record &&
+               read.status == std::string("failed") && read.duration_s == 12.0 && read.failure == std::string("disk full"),
+           "a stop ack is read: " + error);
+    expect(read.describe() == "take 't' failed (12.0 s): disk full", read.describe());
+    expect(readTakeAck(takeAckFromWire(9, false, MsgpackValue::map(), 11, std::string("take: no take is recording")), false,
+                       read, error) &&
+               !read.ok && !read.record && read.code == 11 && read.reason == "take: no take is recording",
+           "a refusal is read with its code and reason");
+    expect(read.describe() == "take stop refused (BAD_PARAM_VALUE): take: no take is recording", read.describe());
+    // Unreadable acks name the field.
+    auto refusedWith = [&](const MsgpackValue& fields, bool record, const std::string& want) {
+        error.clear();
+        expect(!readTakeAck(takeAckFromWire(10, true, fields), record, read, error) && error.find(want) != std::string::npos,
+               "unreadable take ack names '" + want + "': " + error);
+    };
+    MsgpackValue no_record = MsgpackValue::map();
+    no_record.append("take", MsgpackValue::str("x"));
+    refusedWith(no_record, true, "applied.record must be a bool, got nothing");
+    MsgpackValue no_take = MsgpackValue::map();
+    no_take.append("record", MsgpackValue::boolean(true));
+    refusedWith(no_take, true, "applied.take is missing");
+    MsgpackValue int_take = no_take;
+    int_take.append("take", MsgpackValue::integer(4));
+    refusedWith(int_take, true, "applied.take must be a string");
+    refusedWith(stopped, true, "applied.record is false but the request started a take");
+    MsgpackValue text_duration = MsgpackValue::map();
+    text_duration.append("record", MsgpackValue::boolean(false));
+    text_duration.append("take", MsgpackValue::str("x"));
+    text_duration.append("duration_s", MsgpackValue::str("long"));
+    refusedWith(text_duration, false, "applied.duration_s must be a number");
+    const TakeAck lost = failedTakeAck(3, true, "not sent");
+    expect(!lost.ok && lost.record && !lost.code && lost.describe() == "take start refused: not sent", lost.describe());
+}
+
+// --take-names FILE: the take name rule on every name of a file (one per line, its UTF-8 bytes in
+// hex, so any byte fits): one JSON line per name with the verdict, for the Python test that
+// compares it with the server's rule.
+int checkTakeNamesFile(const fs::path& path) {
+    std::ifstream in(path);
+    if (!in) {
+        std::fprintf(stderr, "cannot read %s\n", path.string().c_str());
+        return 2;
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+        std::string name;
+        for (size_t i = 0; i + 1 < line.size(); i += 2) {
+            name += static_cast<char>(std::stoi(line.substr(i, 2), nullptr, 16));
+        }
+        std::string problem;
+        const bool valid = checkTakeName(name, problem);
+        std::string escaped;
+        for (char c : problem) {
+            if (c == '"' || c == '\\') {
+                escaped += '\\';
+                escaped += c;
+            } else if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+                char buf[8];
+                std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                escaped += buf;
+            } else {
+                escaped += c;
+            }
+        }
+        std::printf("{\"hex\": \"%s\", \"valid\": %s, \"problem\": \"%s\"}\n", line.c_str(), valid ? "true" : "false",
+                    escaped.c_str());
+    }
+    return 0;
+}
+
 int reencodeFolder(const fs::path& folder) {
     std::vector<std::string> names;
     for (const auto& entry : fs::directory_iterator(folder)) {
@@ -1096,6 +1230,9 @@ int main(int argc, char** argv) {
     if (argc == 4 && std::string(argv[1]) == "--pcm") {
         return convertPcm(argv[2], argv[3]);
     }
+    if (argc == 3 && std::string(argv[1]) == "--take-names") {
+        return checkTakeNamesFile(argv[2]);
+    }
     if (argc == 2 && std::string(argv[1]) == "--bench-audio") {
         return benchAudio();
     }
@@ -1131,6 +1268,7 @@ int main(int argc, char** argv) {
     checkAudioMessages();
     checkFloatToS16();
     checkAudioChunker();
+    checkTakeControl();
     std::printf("{\"valid_vectors\": %zu, \"invalid_vectors\": %zu, \"vector_checks\": %d, \"unit_checks\": %d, "
                 "\"failures\": %d}\n",
                 valid.size(), invalid.size(), vector_checks, g_checks - vector_checks, g_failures);

@@ -52,6 +52,8 @@ namespace MachinimaBridge
         /// <summary>A change of the shared state as the server applied it (by any engine of the session, this one included).</summary>
         public event Action<StateChange> SharedStateChanged;
         public event Action<SessionState, string> ConnectionStateChanged;
+        /// <summary>The outcome of every StartTake / StopTake of this connection (also raised when a request was lost).</summary>
+        public event Action<TakeAck> TakeAcknowledged;
 
         /// <summary>The session's shared key-value state as last reported (game thread; needs joinSharedSession).</summary>
         public MsgPackMap SharedState { get { return _sharedState; } }
@@ -64,6 +66,7 @@ namespace MachinimaBridge
 
         private readonly ConcurrentQueue<BridgeMessage> _inbox = new ConcurrentQueue<BridgeMessage>();
         private readonly ConcurrentQueue<KeyValuePair<SessionState, string>> _states = new ConcurrentQueue<KeyValuePair<SessionState, string>>();
+        private readonly ConcurrentQueue<TakeAck> _takeAcks = new ConcurrentQueue<TakeAck>();
         private readonly Dictionary<long, Result> _latestResults = new Dictionary<long, Result>();
         private readonly Dictionary<long, long> _resultsOverwritten = new Dictionary<long, long>();
         private readonly object _resultsLock = new object();
@@ -148,6 +151,7 @@ namespace MachinimaBridge
             {
                 _transport = new NetMqTransport(sendQueueFrames);
                 _session = new BridgeSession(_transport, options, this);
+                _session.TakeAcknowledged += _takeAcks.Enqueue; // worker thread -> Update
             }
             catch (ArgumentException e)
             {
@@ -202,6 +206,26 @@ namespace MachinimaBridge
         {
             BridgeSession s = _session;
             return s == null ? -1 : s.SubmitControl(stream, stage, parameters, glideMs);
+        }
+
+        /// <summary>
+        /// Start recording a take on the server (every engine's streams, controls, mocap and sound),
+        /// named <paramref name="name"/> or, when null, take-YYYYMMDD-HHMMSS. Returns the request_id
+        /// that <see cref="TakeAcknowledged"/> reports on, or -1 when not connected. Throws
+        /// ArgumentException for a name the server would refuse (TakeControl.NameProblem says why) and
+        /// InvalidOperationException when no StreamCamera declares a stream.
+        /// </summary>
+        public long StartTake(string name = null)
+        {
+            BridgeSession s = _session;
+            return s == null ? -1 : s.StartTake(name);
+        }
+
+        /// <summary>Stop the take the server is recording (whoever started it); -1 when not connected.</summary>
+        public long StopTake()
+        {
+            BridgeSession s = _session;
+            return s == null ? -1 : s.StopTake();
         }
 
         public void RequestStats()
@@ -349,6 +373,11 @@ namespace MachinimaBridge
             while (_states.TryDequeue(out state))
             {
                 if (ConnectionStateChanged != null) ConnectionStateChanged(state.Key, state.Value);
+            }
+            TakeAck take;
+            while (_takeAcks.TryDequeue(out take))
+            {
+                if (TakeAcknowledged != null) TakeAcknowledged(take);
             }
             BridgeMessage message;
             int budget = 256; // never let a flood of messages stall a frame

@@ -3,7 +3,8 @@
 //   connect -> HELLO -> WELCOME; FRAMEs (latest per stream wins, never queued); AUDIO chunks
 //   (queued in order, bounded: see AudioOutbox); HEARTBEAT when idle; reconnect with a new
 //   socket and a new HELLO after a server BYE, a refused HELLO or server silence; BYE on
-//   shutdown.
+//   shutdown. Takes start and stop through StartTake / StopTake (a CONTROL to the stage "take";
+//   the answers arrive read, as TakeAck, through TakeAcknowledged).
 // Threading: Poll() and Shutdown() run on one worker thread that owns the transport; Submit*()
 // may be called from any thread (the game thread, readback callbacks). Listener callbacks run
 // on the worker thread.
@@ -118,6 +119,26 @@ namespace MachinimaBridge.Core
         private long _ignoredMessages;
         private readonly HashSet<string> _ignoredKinds = new HashSet<string>();
 
+        private sealed class TakeRequest
+        {
+            public bool Record;
+            public bool Sent;
+        }
+
+        // request_id -> take start/stop awaiting its CONTROL_ACK (guarded by _submitLock)
+        private readonly Dictionary<long, TakeRequest> _takeRequests = new Dictionary<long, TakeRequest>();
+        private readonly long _takeStream = -1;
+        private volatile TakeAck _lastTakeAck;
+
+        /// <summary>
+        /// The outcome of every StartTake / StopTake: the CONTROL_ACK read as a TakeAck, or a failed
+        /// TakeAck (no code) when the request was lost: the connection went before the answer, or it was
+        /// dropped from a full outgoing queue. Raised on the worker thread, like the listener's callbacks
+        /// (after OnMessage has seen the CONTROL_ACK); a request dropped from a full queue is reported on
+        /// the thread whose submit overflowed it.
+        /// </summary>
+        public event Action<TakeAck> TakeAcknowledged;
+
         public BridgeSession(IMessageTransport transport, BridgeSessionOptions options, IBridgeSessionListener listener)
         {
             if (transport == null) throw new ArgumentNullException("transport");
@@ -127,7 +148,11 @@ namespace MachinimaBridge.Core
             _listener = listener;
             _hello = options.BuildHello();
             _currentDelayMs = options.ReconnectDelayMs;
-            foreach (StreamDeclaration s in options.Streams) _counters[s.Id] = new StreamCounters();
+            foreach (StreamDeclaration s in options.Streams)
+            {
+                _counters[s.Id] = new StreamCounters();
+                if (_takeStream < 0 || s.Id < _takeStream) _takeStream = s.Id;
+            }
             _audio = new AudioOutbox(options.Streams, options.MaxQueuedAudioChunks);
         }
 
@@ -144,6 +169,12 @@ namespace MachinimaBridge.Core
         public long IgnoredMessages { get { return Interlocked.Read(ref _ignoredMessages); } }
 
         public IEnumerable<long> StreamIds { get { return _counters.Keys; } }
+
+        /// <summary>The newest take outcome this session received (any thread may read it), or null.</summary>
+        public TakeAck LastTakeAck { get { return _lastTakeAck; } }
+
+        /// <summary>Take requests sent or queued whose answer has not arrived yet.</summary>
+        public int PendingTakeRequests { get { lock (_submitLock) return _takeRequests.Count; } }
 
         public StreamCounters Counters(long streamId)
         {
@@ -275,6 +306,82 @@ namespace MachinimaBridge.Core
             return id;
         }
 
+        /// <summary>
+        /// Ask the server to start recording a take of everything it serves (all engines' streams,
+        /// controls, mocap, sound), named <paramref name="name"/> (null: the server names it
+        /// take-YYYYMMDD-HHMMSS). Queued like any CONTROL (sent once welcomed); returns its request_id.
+        /// The answer comes through <see cref="TakeAcknowledged"/>: ok with the take's name, folder and
+        /// start timecode, or refused (a take is already recording; a take of that name exists).
+        /// Throws ArgumentException when the name breaks the take name rule (TakeControl.NameProblem),
+        /// InvalidOperationException when the session declares no stream (the server takes a take
+        /// CONTROL on a declared stream only).
+        /// </summary>
+        public long StartTake(string name = null)
+        {
+            if (name != null) TakeControl.CheckName(name);
+            return SubmitTake(true, TakeControl.StartParams(name));
+        }
+
+        /// <summary>
+        /// Ask the server to stop the take recording now (whoever started it: this engine, another, the
+        /// CLI or OSC). The answer (TakeAcknowledged) has the take's name, folder and status: "stopping"
+        /// while its writers finish, or "complete"; refused when no take is recording.
+        /// </summary>
+        public long StopTake()
+        {
+            return SubmitTake(false, TakeControl.StopParams());
+        }
+
+        private long SubmitTake(bool record, MsgPackMap parameters)
+        {
+            if (_takeStream < 0)
+            {
+                throw new InvalidOperationException("cannot " + (record ? "start" : "stop") + " a take: this session declares no stream, "
+                                                    + "and the server takes the \"take\" CONTROL on a declared stream only");
+            }
+            long id = Interlocked.Increment(ref _nextRequestId);
+            var control = new Control { RequestId = id, Stream = _takeStream, Stage = TakeControl.Stage, Params = parameters };
+            lock (_submitLock) _takeRequests[id] = new TakeRequest { Record = record };
+            Enqueue(control);
+            return id;
+        }
+
+        private void RaiseTakeAck(TakeAck ack)
+        {
+            _lastTakeAck = ack;
+            if (!ack.Ok) BridgeLog.Warning(ack.ToString());
+            Action<TakeAck> handler = TakeAcknowledged;
+            if (handler == null) return;
+            try
+            {
+                handler(ack);
+            }
+            catch (Exception e)
+            {
+                // A failing handler must not disturb the session (the worker thread runs it).
+                BridgeLog.Error("TakeAcknowledged handler failed for request " + ack.RequestId + ": " + e);
+            }
+        }
+
+        /// <summary>Take requests already sent whose answer can no longer come (the connection is gone): failed.</summary>
+        private void FailSentTakeRequests(string why)
+        {
+            var lost = new List<KeyValuePair<long, TakeRequest>>();
+            lock (_submitLock)
+            {
+                foreach (KeyValuePair<long, TakeRequest> e in _takeRequests)
+                {
+                    if (e.Value.Sent) lost.Add(e);
+                }
+                foreach (KeyValuePair<long, TakeRequest> e in lost) _takeRequests.Remove(e.Key);
+            }
+            foreach (KeyValuePair<long, TakeRequest> e in lost)
+            {
+                RaiseTakeAck(TakeAck.Failed(e.Key, e.Value.Record, "no answer to the take " + (e.Value.Record ? "start" : "stop")
+                                            + ": " + why + "; the server may have acted on it (`machinima-bridge takes list` shows its takes)"));
+            }
+        }
+
         public void SubmitStatsRequest()
         {
             Enqueue(new Stats { TNs = MonotonicClock.NowNs() });
@@ -288,15 +395,25 @@ namespace MachinimaBridge.Core
 
         private void Enqueue(BridgeMessage message)
         {
+            TakeAck droppedTake = null;
             lock (_submitLock)
             {
                 if (_queued.Count >= _options.MaxQueuedMessages)
                 {
                     BridgeMessage dropped = _queued.Dequeue();
                     BridgeLog.Warning("outgoing queue full (" + _options.MaxQueuedMessages + "): dropped a queued " + dropped.Kind);
+                    var control = dropped as Control;
+                    TakeRequest request;
+                    if (control != null && _takeRequests.TryGetValue(control.RequestId, out request))
+                    {
+                        _takeRequests.Remove(control.RequestId);
+                        droppedTake = TakeAck.Failed(control.RequestId, request.Record, "the take " + (request.Record ? "start" : "stop")
+                                                     + " was dropped unsent: the outgoing queue was full (" + _options.MaxQueuedMessages + " messages)");
+                    }
                 }
                 _queued.Enqueue(message);
             }
+            if (droppedTake != null) RaiseTakeAck(droppedTake);
             _transport.Wake();
         }
 
@@ -438,6 +555,7 @@ namespace MachinimaBridge.Core
         private void Reconnect(string why, bool backOff)
         {
             _lastError = why;
+            FailSentTakeRequests(why);
             BridgeLog.Warning(why + "; reconnecting in " + _currentDelayMs + " ms with a new socket");
             _transport.Close(0);
             lock (_submitLock) _latestFrames.Clear();
@@ -481,7 +599,13 @@ namespace MachinimaBridge.Core
                     next = _queued.Peek();
                 }
                 if (!Send(MessageCodec.Serialize(next), MonotonicClock.NowNs())) return; // queue full: retry next turn
-                lock (_submitLock) _queued.Dequeue();
+                lock (_submitLock)
+                {
+                    _queued.Dequeue();
+                    var control = next as Control;
+                    TakeRequest request;
+                    if (control != null && _takeRequests.TryGetValue(control.RequestId, out request)) request.Sent = true;
+                }
             }
         }
 
@@ -625,8 +749,31 @@ namespace MachinimaBridge.Core
                     if (_listener != null) _listener.OnMessage(message);
                     Reconnect("server said BYE: " + ((Bye)message).Reason, false);
                     return;
+                case MessageKinds.ControlAck:
+                    var ack = (ControlAck)message;
+                    TakeRequest request;
+                    lock (_submitLock)
+                    {
+                        if (_takeRequests.TryGetValue(ack.RequestId, out request)) _takeRequests.Remove(ack.RequestId);
+                    }
+                    if (_listener != null) _listener.OnMessage(message);
+                    if (request != null) RaiseTakeAck(ReadTakeAck(ack, request.Record));
+                    return;
             }
             if (_listener != null) _listener.OnMessage(message);
+        }
+
+        private TakeAck ReadTakeAck(ControlAck ack, bool record)
+        {
+            try
+            {
+                return TakeAck.FromControlAck(ack, record);
+            }
+            catch (FormatException e)
+            {
+                _lastError = "unreadable answer from the server: " + e.Message;
+                return TakeAck.Failed(ack.RequestId, record, e.Message);
+            }
         }
     }
 }

@@ -10,6 +10,8 @@
 //   mono BridgeProbe.exe mocap tcp://127.0.0.1:5555 SESSION
 //   mono BridgeProbe.exe audio tcp://127.0.0.1:5555
 //   mono BridgeProbe.exe pcm FLOATS_F32LE_IN S16LE_OUT
+//   mono BridgeProbe.exe take tcp://127.0.0.1:5555 TAKE_NAME FRAMES
+//   mono BridgeProbe.exe take-names HEX_NAMES_FILE
 using System;
 using System.Threading;
 using MachinimaBridge.Core;
@@ -20,7 +22,7 @@ namespace MachinimaBridge.Standalone
     {
         private const string Usage =
             "usage: BridgeProbe.exe live ENDPOINT | reencode FOLDER | bench ENDPOINT SIZES ITERATIONS | codec | vmc-send HOST PORT | mocap ENDPOINT SESSION"
-            + " | audio ENDPOINT | pcm FLOATS_IN S16_OUT";
+            + " | audio ENDPOINT | pcm FLOATS_IN S16_OUT | take ENDPOINT TAKE_NAME FRAMES | take-names HEX_NAMES_FILE";
 
         public static int Main(string[] args)
         {
@@ -48,6 +50,8 @@ namespace MachinimaBridge.Standalone
                     case "mocap": return MocapProbe.Run(args[1], args[2]);
                     case "audio": return AudioProbe.Run(args[1]);
                     case "pcm": return PcmProbe(args[1], args[2]);
+                    case "take": return TakeProbe.Run(args[1], args[2], int.Parse(args[3]));
+                    case "take-names": return TakeProbe.Names(args[1]);
                     default:
                         Console.Error.WriteLine(Usage);
                         return 2;

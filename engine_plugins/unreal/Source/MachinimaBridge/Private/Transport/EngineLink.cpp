@@ -199,10 +199,71 @@ uint64_t EngineLink::submitControl(uint16_t stream, std::string stage, protocol:
         control.params = std::move(params);
         control.glide_ms = glide_ms;
         control_targets_[request_id] = {control.stream, control.stage};
-        controls_.push_back(PendingControl{std::move(control), false});
+        controls_.push_back(PendingControl{std::move(control), false, std::nullopt});
     }
     wake();
     return request_id;
+}
+
+uint64_t EngineLink::startTake(const std::string& name, std::string* error) {
+    std::string problem;
+    if (!name.empty() && !protocol::checkTakeName(name, problem)) {
+        log(LinkLogLevel::Warning, "take not started: " + problem);
+        if (error != nullptr) {
+            *error = problem;
+        }
+        return 0;
+    }
+    return submitTake(true, protocol::takeStartParams(name));
+}
+
+uint64_t EngineLink::stopTake() { return submitTake(false, protocol::takeStopParams()); }
+
+uint64_t EngineLink::submitTake(bool record, protocol::MsgpackValue params) {
+    uint64_t request_id = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        request_id = next_request_id_++;
+        PendingControl pending;
+        pending.control.request_id = request_id;
+        pending.control.stage = protocol::kTakeStage;
+        pending.control.params = std::move(params);
+        pending.take_record = record;
+        take_requests_[request_id] = TakeRequest{record, false};
+        controls_.push_back(std::move(pending));
+    }
+    wake();
+    return request_id;
+}
+
+void EngineLink::reportTake(const protocol::TakeAck& ack) {
+    if (!ack.ok) {
+        log(LinkLogLevel::Warning, ack.describe());
+    }
+    if (callbacks_.on_take_ack) {
+        callbacks_.on_take_ack(ack);
+    }
+}
+
+void EngineLink::failSentTakeRequests(const std::string& why) {
+    std::vector<std::pair<uint64_t, bool>> lost;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = take_requests_.begin(); it != take_requests_.end();) {
+            if (it->second.sent) {
+                lost.emplace_back(it->first, it->second.record);
+                it = take_requests_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (const auto& request : lost) {
+        reportTake(protocol::failedTakeAck(
+            request.first, request.second,
+            std::string("no answer to the take ") + (request.second ? "start" : "stop") + ": " + why +
+                "; the server may have acted on it (`machinima-bridge takes list` shows its takes)"));
+    }
 }
 
 void EngineLink::requestStats() {
@@ -405,6 +466,7 @@ void EngineLink::endSession(const std::string& reason, bool send_bye, bool notif
         counters_.audio_chunks_dropped += audio_.size();
         audio_.clear();
     }
+    failSentTakeRequests("the session ended (" + reason + ") before the answer");
     if (was_connected) {
         log(LinkLogLevel::Warning, "disconnected from " + config_.endpoint + ": " + reason);
         if (notify && callbacks_.on_disconnected) {
@@ -483,8 +545,39 @@ void EngineLink::sendControls() {
         controls.swap(controls_);
         std::swap(stats, stats_requested_);
     }
-    for (const PendingControl& pending : controls) {
+    for (PendingControl& pending : controls) {
         std::string error;
+        if (pending.take_record) {
+            // A take CONTROL goes to the lowest stream declared now (any declared stream will do).
+            const bool record = *pending.take_record;
+            const uint64_t id = pending.control.request_id;
+            uint16_t stream = 0;
+            bool sent = false;
+            if (!session_->takeStream(stream)) {
+                error = "this link declares no stream, and the server takes the \"take\" CONTROL on a declared stream only";
+            } else {
+                pending.control.stream = stream;
+                sent = session_->send(pending.control, true, nullptr, error) == SendStatus::Sent;
+            }
+            bool failed = false;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                auto request = take_requests_.find(id);
+                if (request != take_requests_.end()) {
+                    if (sent) {
+                        request->second.sent = true;
+                    } else {
+                        take_requests_.erase(request);
+                        failed = true;
+                    }
+                }
+            }
+            if (failed) {
+                reportTake(protocol::failedTakeAck(id, record, std::string("take ") + (record ? "start" : "stop") +
+                                                                   " not sent: " + error));
+            }
+            continue;
+        }
         if (session_->send(pending.control, true, nullptr, error) != SendStatus::Sent) {
             log(LinkLogLevel::Warning, "CONTROL " + std::to_string(pending.control.request_id) + " not sent: " + error);
         }
@@ -508,7 +601,7 @@ void EngineLink::replayControlState() {
         control.stage = entry.first.second;
         control.params = entry.second;
         control_targets_[control.request_id] = entry.first;
-        replay.push_back(PendingControl{std::move(control), true});
+        replay.push_back(PendingControl{std::move(control), true, std::nullopt});
     }
     // Remembered values first, then whatever was queued while offline (newer, so it wins).
     replay.insert(replay.end(), std::make_move_iterator(controls_.begin()), std::make_move_iterator(controls_.end()));
@@ -555,6 +648,25 @@ void EngineLink::dispatch(ReceivedMessage&& msg) {
         return;
     }
     if (const auto* ack = std::get_if<protocol::ControlAck>(&message)) {
+        std::optional<bool> take_record;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto take = take_requests_.find(ack->request_id);
+            if (take != take_requests_.end()) {
+                take_record = take->second.record;
+                take_requests_.erase(take);
+            }
+        }
+        if (take_record && callbacks_.on_take_ack) {
+            protocol::TakeAck read;
+            std::string error;
+            if (!protocol::readTakeAck(*ack, *take_record, read, error)) {
+                log(LinkLogLevel::Warning, "unreadable answer from the server: " + error);
+                read = protocol::failedTakeAck(ack->request_id, *take_record, error);
+            }
+            reportTake(read);
+            return;
+        }
         {
             std::lock_guard<std::mutex> lock(mutex_);
             auto target = control_targets_.find(ack->request_id);

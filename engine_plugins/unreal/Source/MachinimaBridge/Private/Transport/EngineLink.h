@@ -1,6 +1,6 @@
 // The engine side of the bridge on a worker thread: connect, HELLO, heartbeats, reconnect with
 // backoff, latest-frame-wins sending, AUDIO chunks in order (bounded queue), controls that
-// survive reconnects, clean shutdown.
+// survive reconnects, take start / stop with their answers read, clean shutdown.
 //
 // Plain C++17 over cppzmq.  The owner runs run() on a thread of its choice (FRunnable in Unreal,
 // std::thread in the tests) and calls requestStop() + joins to end it; every other public
@@ -25,6 +25,7 @@
 #include "Transport/ZmqInclude.h"
 
 #include "Protocol/Messages.h"
+#include "Protocol/TakeControl.h"
 #include "Transport/BridgeSocket.h"
 #include "Transport/EngineSession.h"
 
@@ -51,6 +52,10 @@ struct LinkCallbacks {
     std::function<void(const std::string& reason)> on_disconnected;
     std::function<void(std::shared_ptr<const ReceivedMessage>)> on_result;  // holds a protocol::Result
     std::function<void(const protocol::ControlAck&)> on_control_ack;
+    // The answer to every startTake / stopTake, read (instead of on_control_ack, which gets it only
+    // when this one is not set); also a failed TakeAck (no code) when the request was lost: not
+    // sent, no stream declared, or the connection went before the answer.
+    std::function<void(const protocol::TakeAck&)> on_take_ack;
     std::function<void(const protocol::Stats&)> on_stats;
     std::function<void(const protocol::Error&)> on_error;
     std::function<void(std::shared_ptr<const ReceivedMessage>)> on_mocap;  // holds a protocol::Mocap
@@ -105,6 +110,13 @@ public:
     // starts from the pipeline's configured values.
     uint64_t submitControl(uint16_t stream, std::string stage, protocol::MsgpackValue params,
                            std::optional<double> glide_ms = std::nullopt);
+    // Takes (docs/takes.md): queue a CONTROL to the stage "take" that starts recording a take named
+    // `name` (empty: the server names it take-YYYYMMDD-HHMMSS) or stops the take recording.  Sent
+    // once connected, on the lowest declared stream; never replayed after a reconnect.  Returns the
+    // request id that on_take_ack reports on, or 0 when the name breaks the server's rule (the cause
+    // in *error; nothing is queued).
+    uint64_t startTake(const std::string& name = std::string(), std::string* error = nullptr);
+    uint64_t stopTake();
     void requestStats();
     // Declares a new set of streams: the worker says BYE and starts a new session with them.
     void setStreams(std::vector<protocol::StreamDeclaration> streams);
@@ -125,6 +137,11 @@ private:
     struct PendingControl {
         protocol::Control control;
         bool replay = false;  // sent again after a reconnect
+        std::optional<bool> take_record;  // a take start (true) or stop (false): its stream is chosen when sent
+    };
+    struct TakeRequest {
+        bool record = false;
+        bool sent = false;
     };
 
     void wake();
@@ -137,6 +154,9 @@ private:
     void sendAudio();
     void sendControls();
     void replayControlState();
+    uint64_t submitTake(bool record, protocol::MsgpackValue params);
+    void reportTake(const protocol::TakeAck& ack);
+    void failSentTakeRequests(const std::string& why);
     void dispatch(ReceivedMessage&& message);
     void drainWake();
     void drainMessages();
@@ -167,6 +187,7 @@ private:
     std::vector<PendingControl> controls_;
     std::map<std::pair<uint16_t, std::string>, protocol::MsgpackValue> control_state_;
     std::map<uint64_t, std::pair<uint16_t, std::string>> control_targets_;
+    std::map<uint64_t, TakeRequest> take_requests_;  // take CONTROLs awaiting their CONTROL_ACK
     std::optional<std::vector<protocol::StreamDeclaration>> new_streams_;
     bool stats_requested_ = false;
     uint64_t next_request_id_ = 1;
