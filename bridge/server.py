@@ -46,7 +46,7 @@ from bridge.security import CurveGuard, SecurityConfigError, check_endpoints
 from bridge.server_config import ServerConfig, ServerConfigError
 from bridge.session_directory import SESSION_CAPABILITY, SessionDirectory
 from bridge.socket_parts import NOBLOCK, readable, recv_parts, send_parts
-from bridge.take_control import LIVE_QUIET_S, TAKE_STAGE, TakeControl, stream_key
+from bridge.take_control import LIVE_QUIET_S, TAKE_STAGE, TAKE_STATE_KEY, TakeControl, stream_key
 from bridge.stage import StageBase, StageFrame, StreamSpec
 from bridge.stage_chain import StageChain
 from bridge.stage_params import ParamError
@@ -403,15 +403,20 @@ class BridgeServer:
             )
         return session
 
-    def _on_frame(self, rid: bytes, session: EngineSession | None, msg: Frame, now: int, body: list[Any]) -> None:
-        session = self._require_ready(session, "FRAME")
+    def _declared_stream(self, session: EngineSession | None, msg: Frame | Audio) -> StreamRuntime:
+        """The stream a FRAME or AUDIO names; NOT_WELCOMED or UNKNOWN_STREAM naming the message otherwise."""
+        session = self._require_ready(session, msg.KIND)
         runtime = session.streams.get(msg.stream)
         if runtime is None:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_STREAM,
                 f"stream {msg.stream} was not declared in HELLO (declared: {sorted(session.streams)})",
-                kind="FRAME", stream=msg.stream, index=msg.index,
+                kind=msg.KIND, stream=msg.stream, index=msg.index,
             )
+        return runtime
+
+    def _on_frame(self, rid: bytes, session: EngineSession | None, msg: Frame, now: int, body: list[Any]) -> None:
+        runtime = self._declared_stream(session, msg)
         runtime.check_frame(msg)
         self._last_frame_ns = now
         runtime.stats.record_in(now)
@@ -423,14 +428,7 @@ class BridgeServer:
 
     def _on_audio(self, session: EngineSession | None, msg: Audio) -> None:
         """Check a chunk against its stream's declaration; a recording take gets it, otherwise it is dropped."""
-        session = self._require_ready(session, "AUDIO")
-        runtime = session.streams.get(msg.stream)
-        if runtime is None:
-            raise ProtocolError(
-                ErrorCode.UNKNOWN_STREAM,
-                f"stream {msg.stream} was not declared in HELLO (declared: {sorted(session.streams)})",
-                kind="AUDIO", stream=msg.stream, index=msg.index,
-            )
+        runtime = self._declared_stream(session, msg)
         runtime.check_audio(msg)
         runtime.last_audio_index = msg.index
         runtime.audio_chunks += 1
@@ -542,11 +540,11 @@ class BridgeServer:
     def _on_control(self, rid: bytes, session: EngineSession | None, msg: Control) -> None:
         session = self._require_ready(session, "CONTROL")
         runtime = session.streams.get(msg.stream)
-        if runtime is None:
+        if msg.stage == TAKE_STAGE:  # takes are the server's, not a stream's: any stream id will do
+            ack = self._take_control(msg.request_id, msg.params)
+        elif runtime is None:
             ack = ControlAck(msg.request_id, False, code=int(ErrorCode.UNKNOWN_STREAM),
                              reason=f"stream {msg.stream} was not declared in HELLO")
-        elif msg.stage == TAKE_STAGE:
-            ack = self._take_control(msg.request_id, msg.params)
         else:
             ack = self._apply_control(runtime, msg.request_id, msg.stage, msg.params, msg.glide_ms)
         self._send(rid, ack)
@@ -568,10 +566,22 @@ class BridgeServer:
         """Start recording every connected stream, control and pose (thread-safe; disk work of milliseconds)."""
         with self._registry_lock:
             runtimes = [rt for s in self._sessions.values() for rt in s.streams.values()]
-        return self.takes.start({rt.take_key: rt.pipeline for rt in runtimes}, name)
+        summary = self.takes.start({rt.take_key: rt.pipeline for rt in runtimes}, name)
+        self._announce_take({"recording": True, "take": summary["take"], "timecode": summary.get("timecode")})
+        return summary
 
     def stop_take(self) -> dict[str, Any]:
-        return self.takes.stop()
+        summary = self.takes.stop()
+        self._announce_take({"recording": False, "take": summary["take"], "status": summary.get("status")})
+        return summary
+
+    def _announce_take(self, value: dict[str, Any]) -> None:
+        """Tell every session (STATE key ``bridge.take``, by ``server``) that a take started or stopped, whoever
+        started it (CLI, OSC, an engine); sent from the I/O thread, which owns the session directory."""
+        def announce() -> None:
+            for target, applied in self.sessions.set_server_state(TAKE_STATE_KEY, value):
+                self._send(target, applied)
+        self._call_soon(announce)
 
     def _apply_control(self, runtime: StreamRuntime, request_id: int, stage_name: str, params: dict[str, Any],
                        glide_ms: float | None) -> ControlAck:

@@ -22,6 +22,7 @@ from bridge.protocol.session_messages import SessionEvent, SessionMember, StateC
 log = logging.getLogger(__name__)
 
 SESSION_CAPABILITY = "session"
+SERVER_AUTHOR = "server"  # STATE.by of the keys the server sets itself (e.g. ``bridge.take``)
 
 Outgoing = list[tuple[bytes, Any]]
 
@@ -76,6 +77,7 @@ class SessionDirectory:
         self.limits = limits or SessionLimits()
         self._sessions: dict[str, _Session] = {}
         self._where: dict[bytes, str] = {}
+        self._server_state: dict[str, Any] = {}  # keys the server itself sets in every session (``set_server_state``)
 
     def members(self, session: str) -> int:
         s = self._sessions.get(session)
@@ -86,7 +88,9 @@ class SessionDirectory:
 
     def join(self, rid: bytes, session: str, engine_id: str, engine: str, listening: bool) -> Outgoing:
         """The engine is in: it gets a snapshot, the other listening engines a join event."""
-        s = self._sessions.setdefault(session, _Session(session))
+        s = self._sessions.get(session)
+        if s is None:
+            s = self._sessions[session] = _Session(session, state=dict(self._server_state))
         s.members[rid] = SessionMember(engine_id, engine)
         if listening:
             s.listening.add(rid)
@@ -112,6 +116,17 @@ class SessionDirectory:
             return []
         return [(other, SessionEvent(session, "leave", member.engine_id, member.engine, reason=reason))
                 for other in s.listening]
+
+    def set_server_state(self, key: str, value: Any) -> Outgoing:
+        """Set ``key`` in every session (and in sessions made later) as the server (``by`` = ``"server"``)."""
+        self._server_state[key] = value
+        out: Outgoing = []
+        for s in self._sessions.values():
+            s.state[key] = value
+            s.version += 1
+            applied = StateChange(key, value, "set", by=SERVER_AUTHOR, version=s.version)
+            out += [(member, applied) for member in s.listening]
+        return out
 
     def change_state(self, rid: bytes, change: StateChange) -> Outgoing:
         session = self._where.get(rid)

@@ -28,6 +28,7 @@ from bridge.takes.rerender import pipeline_as_dict
 log = logging.getLogger(__name__)
 
 TAKE_STAGE = "take"  # CONTROL stage name that starts/stops takes
+TAKE_STATE_KEY = "bridge.take"  # session STATE key the server sets when a take starts or stops
 LIVE_QUIET_S = 2.0  # no frame for this long: the live stream paused, compactors may run (policy "idle")
 
 

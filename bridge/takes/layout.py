@@ -8,6 +8,7 @@ A take is a directory ``<takes_dir>/<name>/``::
     .lock                              flock(2)-ed by the recording process while it records
     events/controls.jsonl              one JSON object per CONTROL, appended and flushed
     events/mocap.msgpack               one msgpack map per pose (pose_wire fields + payload)
+    mocap/<performer>.bvh              each performer's poses as BVH, written when the take finishes
     streams/<dir>/input/NNNNNN.raw.nut engine colour, raw rgb24, while the segment waits for the compactor
     streams/<dir>/input/NNNNNN.mkv     engine colour, lossless (libx264rgb, qp 0) in Matroska
     streams/<dir>/input/NNNNNN.npz     depth (as received: float16 or float32) and mask (uint8)
@@ -45,6 +46,7 @@ LOCK_FILE = ".lock"
 EVENTS_DIR = "events"
 CONTROLS_FILE = "events/controls.jsonl"
 MOCAP_FILE = "events/mocap.msgpack"
+MOCAP_BVH_DIR = "mocap"  # <performer>.bvh per performer, written when the take finishes
 STREAMS_DIR = "streams"
 PART_SUFFIX = ".part"
 SEGMENT_KINDS = ("input", "output", "audio")
@@ -57,7 +59,7 @@ class TakeFormatError(Exception):
 
 
 def check_take_name(name: str) -> str:
-    if not isinstance(name, str) or not _SAFE_NAME.match(name):
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):  # fullmatch: "$" would let a final "\n" in
         raise ValueError(
             f"take name {name!r} must be 1..128 characters of letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -67,7 +69,7 @@ def check_take_name(name: str) -> str:
 
 def stream_dir_name(stream_key: str) -> str:
     """A directory name for a stream key: the key itself when safe, else a cleaned form plus a short hash."""
-    if _SAFE_NAME.match(stream_key) and stream_key not in (".", ".."):
+    if _SAFE_NAME.fullmatch(stream_key) and stream_key not in (".", ".."):
         return stream_key
     cleaned = _UNSAFE_CHARS.sub("_", stream_key)[:96].strip("._") or "stream"
     digest = hashlib.sha1(stream_key.encode("utf-8")).hexdigest()[:8]

@@ -38,7 +38,7 @@ import numpy as np
 
 from bridge.takes.compactor import COMPACTION_POLICIES, SegmentCompactor
 from bridge.takes.layout import (
-    CONTROLS_FILE, EVENTS_DIR, MANIFEST, MOCAP_FILE, STATUS_FILE, STREAMS_DIR, TAKE_FORMAT, TAKE_FORMAT_VERSION,
+    CONTROLS_FILE, EVENTS_DIR, MANIFEST, MOCAP_BVH_DIR, MOCAP_FILE, STATUS_FILE, STREAMS_DIR, TAKE_FORMAT, TAKE_FORMAT_VERSION,
     TakeLock, check_take_name, commit_file, stream_dir_name, write_json_atomic, write_status_in_place,
 )
 from bridge.takes.manifest import TakeInfo, last_event_ns, stream_entry, take_info
@@ -698,6 +698,8 @@ class TakeRecorder:
             except OSError as exc:
                 log.error("take %s: the final manifest could not be written (%s); TakeReader rebuilds it from the "
                           "committed segments", self.name, exc)
+            else:
+                self._write_bvh_files(manifest)
             with self._lock:
                 self._state = "failed" if self._failure is not None else "stopped"
             assert self.path is not None
@@ -736,6 +738,30 @@ class TakeRecorder:
         if not self._finished.wait(timeout_s):
             return False
         return self._compactor.wait(timeout_s)
+
+    def _write_bvh_files(self, manifest: dict[str, Any]) -> None:
+        """Each performer's poses as ``mocap/<performer>.bvh`` next to the raw pose stream, named in the manifest.
+        (A take whose recording process was killed has the raw stream only; ``takes export`` writes BVH from it.)"""
+        performers = manifest["mocap"]["performers"]
+        if not performers or self.path is None:
+            return
+        from bridge.takes.export import export_bvh
+        from bridge.takes.reader import TakeReader
+
+        files = {}
+        try:
+            reader = TakeReader(self.path, repair=False)
+            (self.path / MOCAP_BVH_DIR).mkdir(exist_ok=True)
+            for performer in sorted(performers):
+                relative = f"{MOCAP_BVH_DIR}/{stream_dir_name(performer)}.bvh"
+                frames, _skipped = export_bvh(reader, performer, self.path / relative)
+                if frames:
+                    files[performer] = relative
+            manifest["mocap"]["bvh"] = files
+            self._write_manifest(str(manifest["status"]), manifest)
+        except Exception as exc:  # the raw pose stream is the record; BVH is a convenience made from it
+            log.error("take %s: writing BVH files failed (%s); `machinima-bridge takes export` makes them from the "
+                      "recorded poses", self.name, exc)
 
     def _on_committed(self, stream_key: str, kind: str, summary: dict[str, Any]) -> None:
         with self._manifest_lock:

@@ -250,10 +250,9 @@ class _VideoSegment:
         self.container.close()
 
 
-class InputSegmentWriter(_SegmentWriter):
-    """Engine pictures, lossless, plus depth and mask in a per-segment ``.npz``."""
-
-    KIND = "input"
+class _PictureSegmentWriter(_SegmentWriter):
+    """A segment writer whose pictures go into one video file per segment: raw while deferred (the compactor
+    re-encodes it into ``final``), else encoded live.  Subclasses say how the final form is opened."""
 
     def __init__(self, folder: Path, stream_key: str, segment_ns: int, timecode: TakeTimecode, commit: CommitSink,
                  settings: EncodingSettings, rate: int) -> None:
@@ -261,21 +260,69 @@ class InputSegmentWriter(_SegmentWriter):
         self.settings = settings
         self.rate = rate
         self._video: _VideoSegment | None = None
-        self._planes: zipfile.ZipFile | None = None
         self._paths_video: tuple[Path, Path] | None = None
-        self._paths_planes: tuple[Path, Path] | None = None
         self._size: tuple[int, int] | None = None
         self._deferred = False
 
-    def add(self, t_ns: int, index: int, t_capture_ns: int, engine_timecode: str | None, color: np.ndarray,
-            color_format: str, depth: np.ndarray | None, mask: np.ndarray | None) -> None:
-        rgb = to_rgb(color, color_format)
-        height, width = rgb.shape[:2]
+    def _roll_for(self, t_ns: int, width: int, height: int) -> None:
+        """Close the open segment when the take clock left its slot or the picture size changed; open one."""
         slot = t_ns // self.segment_ns
         if self.slot is not None and (slot != self.slot or (width, height) != self._size):
             self.finish()
         if self.slot is None:
-            self._open(slot, width, height)
+            self._start(slot)
+            self._size = (width, height)
+            self._deferred = self.settings.defers(width, height, self.rate)
+            if self._deferred:
+                self._paths_video = self._paths(RAW_SUFFIX)
+                self._video = _VideoSegment(self._paths_video[0], RAW_CONTAINER, RAW_CODEC, "rgb24", width, height,
+                                            self.rate, {}, 1)
+            else:
+                final = self.settings.final_video(self.KIND)
+                self._paths_video = self._paths(final["suffix"])
+                self._video = self._open_final(self._paths_video[0], final, width, height)
+            self._opened()
+
+    def _open_final(self, path: Path, final: dict[str, Any], width: int, height: int) -> _VideoSegment:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _opened(self) -> None:
+        """A segment was opened (subclasses open their side files)."""
+
+    def _close_video(self) -> tuple[tuple[Path, Path], dict[str, Any]]:
+        """Close the video; its file pair and its part of the segment table."""
+        assert self._video is not None and self._paths_video is not None
+        video, self._video = self._video, None
+        video.close()
+        final = self.settings.final_video(self.KIND)
+        width, height = self._size or (0, 0)
+        table = {"video": self._paths_video[1].name, "codec": final["codec"], "options": final["options"],
+                 "width": width, "height": height}
+        if self._deferred:
+            table.update(codec=RAW_CODEC, options={}, compact_to=final)
+        return self._paths_video, table
+
+    def _abandon_video(self) -> None:
+        video, self._video = self._video, None
+        if video is not None:
+            video.abandon()
+
+
+class InputSegmentWriter(_PictureSegmentWriter):
+    """Engine pictures, lossless, plus depth and mask in a per-segment ``.npz``."""
+
+    KIND = "input"
+
+    def __init__(self, folder: Path, stream_key: str, segment_ns: int, timecode: TakeTimecode, commit: CommitSink,
+                 settings: EncodingSettings, rate: int) -> None:
+        super().__init__(folder, stream_key, segment_ns, timecode, commit, settings, rate)
+        self._planes: zipfile.ZipFile | None = None
+        self._paths_planes: tuple[Path, Path] | None = None
+
+    def add(self, t_ns: int, index: int, t_capture_ns: int, engine_timecode: str | None, color: np.ndarray,
+            color_format: str, depth: np.ndarray | None, mask: np.ndarray | None) -> None:
+        rgb = to_rgb(color, color_format)
+        self._roll_for(t_ns, rgb.shape[1], rgb.shape[0])
         assert self._video is not None
         position = self._video.count
         self._video.add(rgb)
@@ -295,20 +342,12 @@ class InputSegmentWriter(_SegmentWriter):
             record["mask"] = self._add_plane(f"mask_{position:05d}", np.asarray(mask, dtype=np.uint8))
         self.records.append(record)
 
-    def _open(self, slot: int, width: int, height: int) -> None:
-        self._start(slot)
-        settings = self.settings
-        self._deferred = settings.defers(width, height, self.rate)
-        self._paths_video = self._paths(RAW_SUFFIX if self._deferred else settings.input_suffix)
+    def _open_final(self, path: Path, final: dict[str, Any], width: int, height: int) -> _VideoSegment:
+        return _VideoSegment(path, final["container"], final["codec"], "rgb24", width, height, self.rate,
+                             final["options"], self.settings.threads)
+
+    def _opened(self) -> None:
         self._paths_planes = self._paths(".npz")
-        self._size = (width, height)
-        if self._deferred:
-            self._video = _VideoSegment(self._paths_video[0], RAW_CONTAINER, RAW_CODEC, "rgb24", width, height,
-                                        self.rate, {}, 1)
-        else:
-            self._video = _VideoSegment(self._paths_video[0], settings.input_container, settings.input_codec,
-                                        "rgb24", width, height, self.rate, dict(settings.input_options),
-                                        settings.threads)
 
     def _add_plane(self, member: str, array: np.ndarray) -> str:
         if self._planes is None:
@@ -319,69 +358,36 @@ class InputSegmentWriter(_SegmentWriter):
         return member
 
     def _close_files(self) -> tuple[list[tuple[Path, Path]], dict[str, Any]]:
-        assert self._video is not None and self._paths_video is not None and self._paths_planes is not None
-        files = [self._paths_video]
-        video, self._video = self._video, None
-        video.close()
+        assert self._paths_planes is not None
+        video_paths, table = self._close_video()
+        files = [video_paths]
         planes_name = None
         if self._planes is not None:
             planes, self._planes = self._planes, None
             planes.close()
             files.append(self._paths_planes)
             planes_name = self._paths_planes[1].name
-        width, height = self._size or (0, 0)
-        table = {"video": self._paths_video[1].name, "codec": self.settings.input_codec,
-                 "options": dict(self.settings.input_options), "width": width, "height": height,
-                 "planes": planes_name}
-        if self._deferred:
-            table.update(codec=RAW_CODEC, options={}, compact_to=self.settings.final_video("input"))
+        table["planes"] = planes_name
         return files, table
 
     def _abandon_files(self) -> None:
-        video, self._video = self._video, None
         planes, self._planes = self._planes, None
         try:
-            if video is not None:
-                video.abandon()
+            self._abandon_video()
         finally:
             if planes is not None:
                 planes.close()
 
 
-class OutputSegmentWriter(_SegmentWriter):
+class OutputSegmentWriter(_PictureSegmentWriter):
     """Pipeline output pictures, H.264 (yuv420p; odd sizes padded by one edge pixel, cropped on reading)."""
 
     KIND = "output"
 
-    def __init__(self, folder: Path, stream_key: str, segment_ns: int, timecode: TakeTimecode, commit: CommitSink,
-                 settings: EncodingSettings, rate: int) -> None:
-        super().__init__(folder, stream_key, segment_ns, timecode, commit)
-        self.settings = settings
-        self.rate = rate
-        self._video: _VideoSegment | None = None
-        self._paths_video: tuple[Path, Path] | None = None
-        self._size: tuple[int, int] | None = None
-        self._deferred = False
-
     def add(self, t_ns: int, index: int, color: np.ndarray, color_format: str, held: bool) -> None:
         rgb = to_rgb(color, color_format)
         height, width = rgb.shape[:2]
-        slot = t_ns // self.segment_ns
-        if self.slot is not None and (slot != self.slot or (width, height) != self._size):
-            self.finish()
-        if self.slot is None:
-            self._start(slot)
-            self._size = (width, height)
-            self._deferred = self.settings.defers(width, height, self.rate)
-            if self._deferred:
-                self._paths_video = self._paths(RAW_SUFFIX)
-                self._video = _VideoSegment(self._paths_video[0], RAW_CONTAINER, RAW_CODEC, "rgb24", width, height,
-                                            self.rate, {}, 1)
-            else:
-                self._paths_video = self._paths(".mp4")
-                self._video = _VideoSegment(self._paths_video[0], "mp4", self.settings.output_codec, "yuv420p",
-                                            width + width % 2, height + height % 2, self.rate,
-                                            dict(self.settings.output_options), self.settings.threads)
+        self._roll_for(t_ns, width, height)
         assert self._video is not None
         if not self._deferred and (width % 2 or height % 2):
             rgb = cv2.copyMakeBorder(rgb, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
@@ -389,21 +395,16 @@ class OutputSegmentWriter(_SegmentWriter):
         self.records.append({"index": int(index), "t_ns": int(t_ns), "timecode": self.timecode.at(t_ns),
                              "held": bool(held)})
 
+    def _open_final(self, path: Path, final: dict[str, Any], width: int, height: int) -> _VideoSegment:
+        return _VideoSegment(path, final["container"], final["codec"], "yuv420p", width + width % 2,
+                             height + height % 2, self.rate, final["options"], self.settings.threads)
+
     def _close_files(self) -> tuple[list[tuple[Path, Path]], dict[str, Any]]:
-        assert self._video is not None and self._paths_video is not None
-        video, self._video = self._video, None
-        video.close()
-        width, height = self._size or (0, 0)
-        table = {"video": self._paths_video[1].name, "codec": self.settings.output_codec,
-                 "options": dict(self.settings.output_options), "width": width, "height": height}
-        if self._deferred:
-            table.update(codec=RAW_CODEC, options={}, compact_to=self.settings.final_video("output"))
-        return [self._paths_video], table
+        video_paths, table = self._close_video()
+        return [video_paths], table
 
     def _abandon_files(self) -> None:
-        video, self._video = self._video, None
-        if video is not None:
-            video.abandon()
+        self._abandon_video()
 
 
 class AudioSegmentWriter(_SegmentWriter):

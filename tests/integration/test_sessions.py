@@ -140,3 +140,37 @@ def test_engines_without_the_session_capability_get_no_session_traffic(server):
     finally:
         quiet.close()
         loud.close()
+
+
+def test_every_session_hears_when_a_take_starts_and_stops_whoever_starts_it(tmp_path):
+    from bridge.protocol.messages import ControlAck
+
+    srv = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"], takes_dir=str(tmp_path / "takes"),
+                                    take_compaction="manual"))
+    srv.start()
+    a = _join(srv, "unity", "forum")
+    b = _join(srv, "unreal", "other-world")
+    streamless = BridgeClient(srv.endpoint, engine="director-console", session="forum")
+    try:
+        streamless.connect([], capabilities=["session"])
+        _drain(a), _drain(b), _drain(streamless)
+        srv.start_take("scene-9")  # as the CLI or OSC would
+        for client in (a, b, streamless):
+            (change,) = [m for m in _events(_drain(client), StateChange) if m.key == "bridge.take"]
+            assert change.by == "server" and change.value["recording"] is True and change.value["take"] == "scene-9"
+            assert change.value["timecode"]
+        # a late joiner finds the take in its snapshot
+        late = _join(srv, "late", "forum")
+        (snapshot,) = [e for e in _events(_drain(late)) if e.event == "snapshot"]
+        assert snapshot.state["bridge.take"]["take"] == "scene-9"
+        # an engine that declared no stream can stop it (the take stage ignores the stream id)
+        ack = streamless.control(0, "take", {"record": False})
+        assert isinstance(ack, ControlAck) and ack.ok and ack.applied["take"] == "scene-9"
+        for client in (a, b, late):
+            (change,) = [m for m in _events(_drain(client), StateChange) if m.key == "bridge.take"]
+            assert change.value["recording"] is False and change.value["take"] == "scene-9"
+        late.close()
+    finally:
+        for client in (a, b, streamless):
+            client.close()
+        srv.stop()

@@ -716,7 +716,7 @@ def test_csharp_session_starts_and_stops_a_take_on_the_real_server(built: Any, t
 
         idle = probe.expect("stop_idle", 30)
         assert not idle["ok"] and not idle["record"] and idle["code"] == 11  # BAD_PARAM_VALUE
-        assert idle["reason"] == "take: no take is recording"
+        assert "no take is recording" in idle["reason"]
 
         started = probe.expect("started", 30)
         assert started["ok"] and started["record"] and started["take"] == "scene-4"

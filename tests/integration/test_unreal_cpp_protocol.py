@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -361,3 +362,104 @@ def test_cpp_audio_beside_frames_against_the_real_server(cpp_programs):
     assert wrong["name"] == "PLANE_MISMATCH" and wrong["ref_kind"] == "AUDIO" and wrong["stream"] == 0 and wrong["index"] == 3
     assert "48000 Hz x 1" in wrong["message"] and "declared 48000 Hz x 2" in wrong["local"]
     assert report["frames_after"] and report["ok"]
+
+
+# ---------------------------------------------------------------------------------------------- takes
+
+
+def _take_name_cases() -> list[str]:
+    """Names on both sides of the take name rule (bridge/takes/layout.py): edges, Unicode look-alikes, random."""
+    rng = np.random.default_rng(5)
+    alphabet = "aZ09._- /\\:\n\t\u00e9\u0661\uff21"
+    names = ["scene-4", "a", "7", "Take_01.v2", "x..", "z-", "a" * 128, "a" * 129, "", ".hidden", "-x", "_x",
+             "scene 4", "a/b", "a\\b", "a\n", "\na", "caf\u00e9", "\u0661", "\uff21bc", "..", "a\x00b", "CON", "take-\U0001f3ac"]
+    names += ["".join(rng.choice(list(alphabet), size=int(rng.integers(1, 12)))) for _ in range(200)]
+    return names
+
+
+def _server_accepts_take_name(name: str) -> bool:
+    """The server's rule, except that its regex lets one trailing newline through (``$``): the plugins refuse that."""
+    from bridge.takes.layout import check_take_name
+
+    try:
+        check_take_name(name)
+    except ValueError:
+        return False
+    return not name.endswith("\n")
+
+
+def test_cpp_take_name_rule_matches_the_server(cpp_programs, tmp_path):
+    names = _take_name_cases()
+    (tmp_path / "names.hex").write_text("".join(n.encode("utf-8").hex() + "\n" for n in names), encoding="ascii")
+    proc = _run([cpp_programs.vectors_test, "--take-names", tmp_path / "names.hex"], timeout_s=60)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    verdicts = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(verdicts) == len(names)
+    accepted = 0
+    for name, verdict in zip(names, verdicts):
+        assert verdict["hex"] == name.encode("utf-8").hex()
+        want = _server_accepts_take_name(name)
+        assert verdict["valid"] is want, f"{name!r}: C++ says {verdict['problem']!r}, the server {'accepts' if want else 'refuses'} it"
+        if not want:
+            assert "letters, digits, '.', '_' or '-'" in verdict["problem"], verdict["problem"]
+        accepted += want
+    assert 10 <= accepted <= len(names) - 10, "the cases must cover both verdicts"
+
+
+def _cpp_test_picture_rgb(index: int, width: int, height: int) -> np.ndarray:
+    """live_session_client's testPicture (R = x + 3i, G = 2y + i, B = (x ^ y) + xy / 64), as RGB."""
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([(x + index * 3) & 255, (y * 2 + index) & 255, ((x ^ y) + (x * y) // 64) & 255], axis=-1).astype(np.uint8)
+
+
+@pytest.mark.timeout(120)
+def test_cpp_engine_link_starts_and_stops_a_take_on_the_real_server(cpp_programs, tmp_path):
+    from bridge.takes.reader import TakeReader
+
+    takes_dir = tmp_path / "takes"
+    # compaction "manual": the take stays in its raw segments (read as such), so no idle-priority
+    # re-encoder has to get CPU time on a loaded machine before the server stops
+    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"], takes_dir=str(takes_dir), take_compaction="manual"))
+    server.start()
+    frames = 12
+    try:
+        proc = _run([cpp_programs.live_client, "take", "--endpoint", server.endpoint, "--name", "scene-7",
+                     "--frames", frames, "--stream", 3], timeout_s=90)
+    finally:
+        server.stop()  # finishes the take's writers
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["bad_name"]["request_id"] == 0 and "' ' at position 5" in report["bad_name"]["error"]
+    idle = report["stop_idle"]
+    assert not idle["ok"] and not idle["record"] and idle["code"] == 11 and "no take is recording" in idle["reason"]
+    started = report["started"]
+    assert started["ok"] and started["record"] and started["take"] == "scene-7"
+    assert Path(started["path"]) == takes_dir / "scene-7"
+    assert re.fullmatch(r"\d\d:\d\d:\d\d[:;]\d\d", started["timecode"]), started["timecode"]
+    assert report["frames"] == report["results"] == frames
+    twice = report["start_twice"]
+    assert not twice["ok"] and twice["record"] and twice["code"] == 11 and "'scene-7' is already recording" in twice["reason"]
+    stopped = report["stopped"]
+    assert stopped["ok"] and not stopped["record"] and stopped["take"] == "scene-7"
+    assert stopped["status"] in ("stopping", "complete") and Path(stopped["path"]) == takes_dir / "scene-7"
+    # the synchronous EngineSession: a used name, a bad name, no streams, nothing to stop
+    assert not report["same_name"]["ok"] and "'scene-7' already exists" in report["same_name"]["reason"]
+    assert report["session_bad_name"]["request_id"] == 0 and "starts with '-'" in report["session_bad_name"]["error"]
+    assert report["streamless"]["request_id"] == 0 and "declares no stream" in report["streamless"]["error"]
+    assert not report["session_stop"]["ok"] and "no take is recording" in report["session_stop"]["reason"]
+    assert report["control_acks"] == 0, "take answers go to on_take_ack, not on_control_ack"
+
+    assert sorted(p.name for p in takes_dir.iterdir()) == ["scene-7"], "the refused starts made no take"
+    take = TakeReader(takes_dir / "scene-7")
+    assert take.status == "complete" and take.name == "scene-7"
+    (key,) = take.stream_keys()
+    assert key.endswith("/3:take-cam"), key  # the stream the client declared (id 3)
+    inputs = list(take.input_frames(key))
+    assert [f.index for f in inputs] == list(range(frames))
+    for f in inputs:
+        assert np.array_equal(f.color_rgb, _cpp_test_picture_rgb(f.index, 64, 48)), f"input {f.index} differs from what C++ sent"
+        assert f.depth_m is None and f.mask is None  # the stream declared colour only
+    outputs = list(take.output_frames(key))
+    assert [o.index for o in outputs] == list(range(frames))
+    assert all(np.array_equal(o.color_rgb, _cpp_test_picture_rgb(o.index, 64, 48)) for o in outputs)  # passthrough

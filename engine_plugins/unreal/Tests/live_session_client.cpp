@@ -34,6 +34,15 @@
 //       reconnect when a server is back ({"event": "reconnected", ...}), frames again; clean stop.
 //       One JSON line per event on stdout.
 //
+//   live_session_client take --endpoint E --name NAME [--frames 12] [--stream 3]
+//       Takes (docs/takes.md) from the threaded EngineLink the Unreal worker runs: a bad take name is
+//       refused before anything is queued; a stop while nothing records is refused by the server; the
+//       named take starts (its ack read: name, folder, timecode), `frames` FRAMEs go through in lock
+//       step, a second start is refused (already recording), the take stops.  Then from an
+//       EngineSession: starting a take of the same name is refused (the folder exists), a bad name
+//       and a session without streams are refused locally, a stop is refused (nothing records).
+//       Take acks must reach on_take_ack only.  Prints one JSON object.
+//
 // Exit status 0 when every check passed; otherwise 1 with "FAIL: ..." lines on stderr.
 #include <algorithm>
 #include <atomic>
@@ -55,6 +64,7 @@
 #include "Protocol/AudioPcm.h"
 #include "Protocol/Messages.h"
 #include "Protocol/MocapPose.h"
+#include "Protocol/TakeControl.h"
 #include "Transport/BridgeSocket.h"
 #include "Transport/EngineLink.h"
 #include "Transport/EngineSession.h"
@@ -832,6 +842,172 @@ int runAudio(const Args& args) {
     return g_failures == 0 ? 0 : 1;
 }
 
+// ------------------------------------------------------------------------------ take mode
+
+std::string takeAckJson(const TakeAck& ack) {
+    return "{\"request_id\": " + std::to_string(ack.request_id) + ", \"ok\": " + (ack.ok ? "true" : "false") +
+           ", \"record\": " + (ack.record ? "true" : "false") + ", \"take\": " + jsonString(ack.take) +
+           ", \"path\": " + jsonString(ack.path) + ", \"timecode\": " + jsonString(ack.timecode.value_or("")) +
+           ", \"status\": " + jsonString(ack.status.value_or("")) + ", \"code\": " + std::to_string(ack.code.value_or(-1)) +
+           ", \"reason\": " + jsonString(ack.reason) + ", \"text\": " + jsonString(ack.describe()) + "}";
+}
+
+int runTake(const Args& args) {
+    const std::string endpoint = args.get("endpoint", "tcp://127.0.0.1:5555");
+    const std::string name = args.get("name", "cpp-take");
+    const auto frames = static_cast<uint64_t>(args.number("frames", 12));
+    const auto stream = static_cast<uint16_t>(args.number("stream", 3));
+    const int timeout_ms = 15000;
+    SessionConfig config;
+    config.endpoint = endpoint;
+    config.engine = "machinima-bridge C++ take test";
+    config.session = "cpp-takes";
+    StreamDeclaration decl;
+    decl.id = stream;
+    decl.name = "take-cam";
+    decl.width = 64;
+    decl.height = 48;
+    decl.pipeline = "passthrough";
+    config.streams.push_back(decl);
+    LinkOptions options;
+    options.reconnect_delay_ms = 300;
+
+    LinkProbe probe;
+    std::vector<TakeAck> take_acks;
+    size_t control_acks = 0;
+    LinkCallbacks callbacks;
+    callbacks.on_connected = [&](const Welcome&) {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        ++probe.connects;
+        probe.changed.notify_all();
+    };
+    callbacks.on_result = [&](std::shared_ptr<const ReceivedMessage> msg) {
+        const Result& result = std::get<Result>(msg->message);
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        if (result.stream == stream) {
+            probe.result_indices.push_back(result.index);
+        }
+        probe.changed.notify_all();
+    };
+    callbacks.on_control_ack = [&](const ControlAck&) {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        ++control_acks;
+    };
+    callbacks.on_take_ack = [&](const TakeAck& ack) {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        take_acks.push_back(ack);
+        probe.changed.notify_all();
+    };
+    callbacks.on_log = [](LinkLogLevel level, const std::string& message) {
+        if (level >= LinkLogLevel::Info) {
+            std::fprintf(stderr, "link: %s\n", message.c_str());
+        }
+    };
+    EngineLink link(config, options, callbacks);
+
+    // A bad name never reaches the queue.
+    std::string bad_name_error;
+    const uint64_t bad_request = link.startTake("scene 4/take", &bad_name_error);
+    expect(bad_request == 0 && !bad_name_error.empty(), "a take name with ' ' and '/' is refused locally");
+
+    std::thread worker([&] { link.run(); });
+    expect(probe.waitFor(30000, [&] { return probe.connects >= 1; }), "EngineLink did not connect within 30 s");
+    auto awaitTake = [&](uint64_t request, const char* what) {
+        TakeAck found;
+        const bool got = probe.waitFor(timeout_ms, [&] {
+            for (const TakeAck& ack : take_acks) {
+                if (ack.request_id == request) {
+                    found = ack;
+                    return true;
+                }
+            }
+            return false;
+        });
+        expect(got, std::string("no answer to the take ") + what + " (request " + std::to_string(request) + ")");
+        if (!got) {
+            found = failedTakeAck(request, false, "no answer");
+        }
+        return found;
+    };
+
+    const TakeAck stop_idle = awaitTake(link.stopTake(), "stop while idle");
+    const TakeAck started = awaitTake(link.startTake(name), "start");
+    expect(started.ok && started.take == name, "the take started: " + started.describe());
+    for (uint64_t i = 0; i < frames; ++i) {
+        auto pixels = testPicture(64, 48, i);
+        link.submitFrame(rgbaFrame(stream, i, 64, 48, *pixels), pixels);
+        const size_t want = static_cast<size_t>(i) + 1;
+        expect(probe.waitFor(timeout_ms, [&] { return probe.result_indices.size() >= want; }),
+               "no RESULT for frame " + std::to_string(i) + " during the take");
+    }
+    size_t results = 0;
+    {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        results = probe.result_indices.size();
+    }
+    const TakeAck twice = awaitTake(link.startTake(name + "-again"), "second start");
+    const TakeAck stopped = awaitTake(link.stopTake(), "stop");
+    expect(stopped.ok && stopped.take == name, "the take stopped: " + stopped.describe());
+    link.requestStop();
+    worker.join();
+
+    // EngineSession: the synchronous API the test client and tools use.
+    zmq::context_t context(1);
+    SessionConfig session_config = config;
+    session_config.engine = "machinima-bridge C++ take session";
+    EngineSession session(context, session_config);
+    std::string error;
+    if (!session.open(timeout_ms, error)) {
+        die(error);
+    }
+    auto awaitSessionTake = [&](uint64_t request, bool record, const char* what) {
+        ReceivedMessage msg;
+        TakeAck read = failedTakeAck(request, record, "no answer");
+        std::string await_error;
+        const bool got = request != 0 && session.await(
+            [&](const Message& m) {
+                const auto* a = std::get_if<ControlAck>(&m);
+                return a != nullptr && a->request_id == request;
+            },
+            timeout_ms, msg, await_error, Control::kKind);
+        expect(got, std::string("no CONTROL_ACK for the take ") + what + ": " + await_error);
+        if (got) {
+            std::string read_error;
+            expect(readTakeAck(std::get<ControlAck>(msg.message), record, read, read_error), read_error);
+        }
+        return read;
+    };
+    const TakeAck same_name = awaitSessionTake(session.startTake(name, error), true, "start with a used name");
+    std::string session_bad_name;
+    const uint64_t session_bad = session.startTake("-dash-first", session_bad_name);
+    const TakeAck session_stop = awaitSessionTake(session.stopTake(error), false, "stop while idle");
+    session.close(true, "cpp take test done");
+    SessionConfig no_streams = config;
+    no_streams.streams.clear();
+    EngineSession streamless(context, no_streams);
+    std::string streamless_error;
+    const uint64_t streamless_request = streamless.startTake(name + "-x", streamless_error);
+
+    size_t misrouted = 0;
+    {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        misrouted = control_acks;
+    }
+    expect(misrouted == 0, "take acks reached on_control_ack");
+    std::printf(
+        "{\"mode\": \"take\", \"bad_name\": {\"request_id\": %llu, \"error\": %s}, \"stop_idle\": %s, \"started\": %s, "
+        "\"frames\": %llu, \"results\": %zu, \"start_twice\": %s, \"stopped\": %s, \"same_name\": %s, "
+        "\"session_bad_name\": {\"request_id\": %llu, \"error\": %s}, \"session_stop\": %s, "
+        "\"streamless\": {\"request_id\": %llu, \"error\": %s}, \"control_acks\": %zu, \"ok\": %s}\n",
+        static_cast<unsigned long long>(bad_request), jsonString(bad_name_error).c_str(), takeAckJson(stop_idle).c_str(),
+        takeAckJson(started).c_str(), static_cast<unsigned long long>(frames), results, takeAckJson(twice).c_str(),
+        takeAckJson(stopped).c_str(), takeAckJson(same_name).c_str(), static_cast<unsigned long long>(session_bad),
+        jsonString(session_bad_name).c_str(), takeAckJson(session_stop).c_str(),
+        static_cast<unsigned long long>(streamless_request), jsonString(streamless_error).c_str(), misrouted,
+        g_failures == 0 ? "true" : "false");
+    return g_failures == 0 ? 0 : 1;
+}
+
 int runLink(const Args& args) {
     uint32_t width = 0;
     uint32_t height = 0;
@@ -980,7 +1156,7 @@ int runLink(const Args& args) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s session|latency|shared|audio|link --endpoint tcp://127.0.0.1:PORT [options]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s session|latency|shared|audio|link|take --endpoint tcp://127.0.0.1:PORT [options]\n", argv[0]);
         return 2;
     }
     const std::string mode = argv[1];
@@ -1006,6 +1182,9 @@ int main(int argc, char** argv) {
     if (mode == "audio") {
         return runAudio(args);
     }
-    std::fprintf(stderr, "unknown mode '%s' (session, latency, shared, audio or link)\n", mode.c_str());
+    if (mode == "take") {
+        return runTake(args);
+    }
+    std::fprintf(stderr, "unknown mode '%s' (session, latency, shared, audio, link or take)\n", mode.c_str());
     return 2;
 }

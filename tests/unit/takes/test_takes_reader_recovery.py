@@ -109,3 +109,13 @@ def test_fast_lossless_inputs_are_exact_too(tmp_path, clock, scene_frames):
     assert all(np.array_equal(f.color_rgb, s.to_rgb()) for f, s in zip(frames, scene_frames))
     with pytest.raises(ValueError, match="depth_storage"):
         EncodingSettings(depth_storage="half")
+
+
+def test_take_names_must_match_the_rule_to_the_last_character():
+    from bridge.takes.layout import check_take_name, stream_dir_name
+
+    assert check_take_name("scene-4.take_2") == "scene-4.take_2"
+    for bad in ("evil\n", "a/b", "-lead", "", "x" * 129, ".hidden", "café"):
+        with pytest.raises(ValueError, match="take name"):
+            check_take_name(bad)
+    assert stream_dir_name("main\n") != "main\n" and "\n" not in stream_dir_name("main\n")

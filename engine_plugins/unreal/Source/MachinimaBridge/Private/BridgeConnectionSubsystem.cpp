@@ -328,6 +328,32 @@ int64 UBridgeConnectionSubsystem::SendControl(int32 StreamId, const FString& Sta
 	return static_cast<int64>(Worker->SubmitControl(static_cast<uint16>(StreamId), MachinimaBridge::ToStd(Stage), MoveTemp(Values), Glide));
 }
 
+int64 UBridgeConnectionSubsystem::StartTake(const FString& Name)
+{
+	if (!Worker.IsValid())
+	{
+		UE_LOG(LogMachinimaBridge, Warning, TEXT("take '%s' not started: not connected (call Connect first)"), *Name);
+		return 0;
+	}
+	FString Error;
+	const uint64 RequestId = Worker->StartTake(Name, Error);
+	if (RequestId == 0)
+	{
+		UE_LOG(LogMachinimaBridge, Error, TEXT("take not started: %s"), *Error);
+	}
+	return static_cast<int64>(RequestId);
+}
+
+int64 UBridgeConnectionSubsystem::StopTake()
+{
+	if (!Worker.IsValid())
+	{
+		UE_LOG(LogMachinimaBridge, Warning, TEXT("take not stopped: not connected (call Connect first)"));
+		return 0;
+	}
+	return static_cast<int64>(Worker->StopTake());
+}
+
 void UBridgeConnectionSubsystem::RequestServerStats()
 {
 	if (Worker.IsValid())
@@ -409,6 +435,11 @@ void UBridgeConnectionSubsystem::DispatchEvents()
 			break;
 		case FBridgeGameThreadEvent::EType::ServerStats:
 			OnServerStats.Broadcast(Event.Streams);
+			break;
+		case FBridgeGameThreadEvent::EType::TakeAck:
+			LastTakeAck = Event.Take;
+			UE_LOG(LogMachinimaBridge, Log, TEXT("%s"), *Event.Text);
+			OnTakeAck.Broadcast(Event.Take);
 			break;
 		}
 	}

@@ -2,7 +2,9 @@
 #include "BridgeControlLibrary.h"
 
 #include "BridgeConnectionSubsystem.h"
+#include "BridgeUnrealConversion.h"
 #include "MachinimaBridgeModule.h"
+#include "Protocol/TakeControl.h"
 
 int64 UBridgeControlLibrary::Send(const UObject* WorldContextObject, int32 StreamId, const FString& Stage, const TMap<FString, FBridgeParamValue>& Params, float GlideMs)
 {
@@ -43,6 +45,36 @@ int64 UBridgeControlLibrary::SetStageFloats(const UObject* WorldContextObject, i
 int64 UBridgeControlLibrary::SetStageParams(const UObject* WorldContextObject, int32 StreamId, const FString& Stage, const TMap<FString, FBridgeParamValue>& Params, float GlideMs)
 {
 	return Send(WorldContextObject, StreamId, Stage, Params, GlideMs);
+}
+
+int64 UBridgeControlLibrary::StartTake(const UObject* WorldContextObject, const FString& Name)
+{
+	UBridgeConnectionSubsystem* Subsystem = UBridgeConnectionSubsystem::Get(WorldContextObject);
+	if (Subsystem == nullptr)
+	{
+		UE_LOG(LogMachinimaBridge, Warning, TEXT("take '%s' not started: no game instance with a bridge connection"), *Name);
+		return 0;
+	}
+	return Subsystem->StartTake(Name);
+}
+
+int64 UBridgeControlLibrary::StopTake(const UObject* WorldContextObject)
+{
+	UBridgeConnectionSubsystem* Subsystem = UBridgeConnectionSubsystem::Get(WorldContextObject);
+	if (Subsystem == nullptr)
+	{
+		UE_LOG(LogMachinimaBridge, Warning, TEXT("take not stopped: no game instance with a bridge connection"));
+		return 0;
+	}
+	return Subsystem->StopTake();
+}
+
+bool UBridgeControlLibrary::CheckTakeName(const FString& Name, FString& OutProblem)
+{
+	std::string Problem;
+	const bool bValid = mbridge::protocol::checkTakeName(MachinimaBridge::ToStd(Name), Problem);
+	OutProblem = MachinimaBridge::ToFString(Problem);
+	return bValid;
 }
 
 FBridgeParamValue UBridgeControlLibrary::MakeFloatParam(double Value)

@@ -41,6 +41,26 @@ FBridgeWorker::FBridgeWorker(transport::SessionConfig Config, transport::LinkOpt
 		Event.Text = Ack.reason ? MachinimaBridge::ToFString(*Ack.reason) : FString();
 		PushEvent(MoveTemp(Event));
 	};
+	Callbacks.on_take_ack = [this](const protocol::TakeAck& Ack)
+	{
+		FBridgeGameThreadEvent Event;
+		Event.Type = FBridgeGameThreadEvent::EType::TakeAck;
+		FBridgeTakeAck& Take = Event.Take;
+		Take.RequestId = static_cast<int64>(Ack.request_id);
+		Take.bOk = Ack.ok;
+		Take.bRecord = Ack.record;
+		Take.TakeName = MachinimaBridge::ToFString(Ack.take);
+		Take.Path = MachinimaBridge::ToFString(Ack.path);
+		Take.Timecode = MachinimaBridge::ToFString(Ack.timecode.value_or(std::string()));
+		Take.Status = MachinimaBridge::ToFString(Ack.status.value_or(std::string()));
+		Take.DurationS = Ack.duration_s ? static_cast<float>(*Ack.duration_s) : -1.0f;
+		Take.ErrorCode = static_cast<int32>(Ack.code.value_or(0));
+		Take.Reason = MachinimaBridge::ToFString(Ack.ok ? Ack.failure.value_or(std::string()) : Ack.reason);
+		Event.bOk = Ack.ok;
+		Event.RequestId = Take.RequestId;
+		Event.Text = MachinimaBridge::ToFString(Ack.describe());
+		PushEvent(MoveTemp(Event));
+	};
 	Callbacks.on_error = [this](const protocol::Error& Error)
 	{
 		FBridgeGameThreadEvent Event;
@@ -153,6 +173,22 @@ uint64 FBridgeWorker::SubmitControl(uint16 StreamId, const std::string& Stage, p
 		Glide = GlideMs.GetValue();
 	}
 	return Link->submitControl(StreamId, Stage, MoveTemp(Params), Glide);
+}
+
+uint64 FBridgeWorker::StartTake(const FString& Name, FString& OutError)
+{
+	std::string Error;
+	const uint64_t RequestId = Link->startTake(MachinimaBridge::ToStd(Name), &Error);
+	if (RequestId == 0)
+	{
+		OutError = MachinimaBridge::ToFString(Error);
+	}
+	return RequestId;
+}
+
+uint64 FBridgeWorker::StopTake()
+{
+	return Link->stopTake();
 }
 
 void FBridgeWorker::RequestStats()

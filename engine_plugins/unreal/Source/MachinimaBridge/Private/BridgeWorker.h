@@ -28,6 +28,7 @@ struct FBridgeGameThreadEvent
 		ControlAck,
 		Error,
 		ServerStats,
+		TakeAck,
 	};
 
 	EType Type = EType::Error;
@@ -37,6 +38,7 @@ struct FBridgeGameThreadEvent
 	bool bOk = false;
 	int32 Code = 0;
 	TArray<FBridgeServerStreamStats> Streams;
+	FBridgeTakeAck Take;
 };
 
 class FBridgeWorker final : public FRunnable
@@ -59,6 +61,9 @@ public:
 	/** One AUDIO chunk (interleaved s16le); the chunk index, or -1 with the cause in OutError when it was not queued. */
 	int64 SubmitAudio(uint16 StreamId, uint64 TCaptureNs, std::vector<uint8_t>&& Pcm, uint32 SampleRateHz, uint32 Channels, FString& OutError);
 	uint64 SubmitControl(uint16 StreamId, const std::string& Stage, mbridge::protocol::MsgpackValue Params, TOptional<double> GlideMs);
+	/** A take start (empty Name: the server names it); 0 with the cause in OutError when the name breaks the take name rule. */
+	uint64 StartTake(const FString& Name, FString& OutError);
+	uint64 StopTake();
 	void RequestStats();
 	void SetStreams(std::vector<mbridge::protocol::StreamDeclaration> Streams);
 	EBridgeConnectionState GetState() const;

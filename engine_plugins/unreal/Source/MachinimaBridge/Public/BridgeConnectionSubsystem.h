@@ -5,8 +5,8 @@
 // (a change starts a new session with a new HELLO), submit FRAMEs from the render thread, and
 // result components take the newest RESULT per stream on the game thread.  Audio components
 // declare a stream's sound (SetStreamAudio) and submit its AUDIO chunks.  Events of the worker
-// thread (connected, disconnected, CONTROL_ACK, ERROR, STATS) fire as Blueprint delegates on the
-// game thread in Tick.
+// thread (connected, disconnected, CONTROL_ACK, take answers, ERROR, STATS) fire as Blueprint
+// delegates on the game thread in Tick.
 #pragma once
 
 #include "CoreMinimal.h"
@@ -94,6 +94,26 @@ public:
 	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Control")
 	int64 SendControl(int32 StreamId, const FString& Stage, const TMap<FString, FBridgeParamValue>& Params, float GlideMs = 0.0f);
 
+	/**
+	 * Starts recording a take on the server (docs/takes.md: every engine's streams, controls, mocap
+	 * and sound), named Name (empty: the server names it take-YYYYMMDD-HHMMSS). Returns the request id
+	 * OnTakeAck answers (ok with the take's name, folder and start timecode, or refused: a take is
+	 * already recording, the name is taken), or 0 when not connected or when Name breaks the take name
+	 * rule (1..128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit; the reason
+	 * is logged; UBridgeControlLibrary::CheckTakeName tells it beforehand). Sent once connected, on a
+	 * registered stream (the server needs one); never replayed after a reconnect.
+	 */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Take")
+	int64 StartTake(const FString& Name);
+
+	/** Stops the take the server is recording (whoever started it). Returns the request id OnTakeAck answers, or 0 when not connected. */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Take")
+	int64 StopTake();
+
+	/** The newest take answer (RequestId 0 before the first). */
+	UFUNCTION(BlueprintPure, Category = "Machinima Bridge|Take")
+	FBridgeTakeAck GetLastTakeAck() const { return LastTakeAck; }
+
 	/** Asks the server for a STATS report (arrives as OnServerStats). */
 	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge")
 	void RequestServerStats();
@@ -116,6 +136,10 @@ public:
 
 	UPROPERTY(BlueprintAssignable, Category = "Machinima Bridge")
 	FOnBridgeServerStats OnServerStats;
+
+	/** The answer to every StartTake / StopTake (also when the request was lost). */
+	UPROPERTY(BlueprintAssignable, Category = "Machinima Bridge|Take")
+	FOnBridgeTakeAck OnTakeAck;
 
 	// C++ only --------------------------------------------------------------------------------
 
@@ -151,6 +175,7 @@ private:
 
 	TMap<int32, FBridgeStreamSettings> Streams;
 	TMap<int32, FBridgeAudioFormat> StreamAudio;
+	FBridgeTakeAck LastTakeAck;
 	FString CurrentEndpoint;
 	bool bWantsMocap = false;
 	bool bWorkerHasAudioCapability = false;

@@ -1,4 +1,5 @@
-// Blueprint functions to change pipeline parameters live (CONTROL, docs/protocol.md section 6.5).
+// Blueprint functions to change pipeline parameters live (CONTROL, docs/protocol.md section 6.5)
+// and to start and stop takes (docs/takes.md).
 //
 // Each returns the CONTROL's request id; the subsystem's OnControlAck reports whether the server
 // applied it (and the value it applied).  Parameter names and ranges per stage are listed by
@@ -37,6 +38,18 @@ public:
 	/** Several parameters of one stage in one CONTROL (applied together). */
 	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Control", meta = (WorldContext = "WorldContextObject"))
 	static int64 SetStageParams(const UObject* WorldContextObject, int32 StreamId, const FString& Stage, const TMap<FString, FBridgeParamValue>& Params, float GlideMs = 0.0f);
+
+	/** Starts recording a take named Name (empty: the server names it); the subsystem's OnTakeAck answers. 0: not sent (see the log). */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Take", meta = (WorldContext = "WorldContextObject"))
+	static int64 StartTake(const UObject* WorldContextObject, const FString& Name);
+
+	/** Stops the take the server is recording; the subsystem's OnTakeAck answers. 0: not sent. */
+	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Take", meta = (WorldContext = "WorldContextObject"))
+	static int64 StopTake(const UObject* WorldContextObject);
+
+	/** Whether Name may name a take (1..128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit); OutProblem says why not. */
+	UFUNCTION(BlueprintPure, Category = "Machinima Bridge|Take")
+	static bool CheckTakeName(const FString& Name, FString& OutProblem);
 
 	UFUNCTION(BlueprintPure, Category = "Machinima Bridge|Control")
 	static FBridgeParamValue MakeFloatParam(double Value);

@@ -1,5 +1,5 @@
 // Blueprint-facing types of the bridge: connection state, stream settings, statistics, CONTROL
-// values and the delegates the subsystem fires on the game thread.
+// values, take answers and the delegates the subsystem fires on the game thread.
 #pragma once
 
 #include "CoreMinimal.h"
@@ -199,8 +199,59 @@ struct MACHINIMABRIDGE_API FBridgeServerStreamStats
 	float LatencyMsP95 = 0.0f;
 };
 
+/**
+ * The answer to StartTake / StopTake (docs/takes.md): the server's CONTROL_ACK of the stage "take",
+ * read. Not ok: refused by the server (ErrorCode 11, BAD_PARAM_VALUE: a take is already recording,
+ * none is, the name is taken) or lost (ErrorCode 0: not sent, or the connection went before the answer).
+ */
+USTRUCT(BlueprintType)
+struct MACHINIMABRIDGE_API FBridgeTakeAck
+{
+	GENERATED_BODY()
+
+	/** The request id StartTake / StopTake returned. */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	int64 RequestId = 0;
+
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	bool bOk = false;
+
+	/** True: the answer to a start; false: to a stop. */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	bool bRecord = false;
+
+	/** The take's name (the one asked for, or the one the server chose). */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	FString TakeName;
+
+	/** The take's folder on the server's machine. */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	FString Path;
+
+	/** On start: the SMPTE timecode of the take's first instant. */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	FString Timecode;
+
+	/** On stop: "stopping" (the writers are finishing), "complete", "failed", ... */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	FString Status;
+
+	/** On stop, when the take was finished at once: its length (else negative). */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take", meta = (Units = "s"))
+	float DurationS = -1.0f;
+
+	/** 0 when ok or when the request was lost; otherwise the protocol error code. */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	int32 ErrorCode = 0;
+
+	/** When not ok: why (the server's reason, or why the request was lost). On a failed recording: the failure. */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	FString Reason;
+};
+
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FOnBridgeConnected, const FString&, ServerName, const FString&, EngineId);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FOnBridgeDisconnected, const FString&, Reason);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_FourParams(FOnBridgeControlAck, int64, RequestId, bool, bOk, int32, ErrorCode, const FString&, Reason);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FOnBridgeServerStats, const TArray<FBridgeServerStreamStats>&, Streams);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_ThreeParams(FOnBridgeError, int32, ErrorCode, const FString&, ErrorName, const FString&, Message);
+DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FOnBridgeTakeAck, const FBridgeTakeAck&, Ack);
