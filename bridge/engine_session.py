@@ -79,10 +79,11 @@ class StreamRuntime:
 
     def to_stage_frame(self, frame: Frame, t_received_ns: int, keepalive: object) -> StageFrame:
         """Zero-copy views of the planes for the pipeline."""
-        color = frame.plane("color")
+        by_kind = {p.descriptor.kind: p for p in frame.planes}  # one pass (this runs for every frame)
+        color = by_kind.get("color")
         assert color is not None  # check_frame ran first
-        depth = frame.plane("depth")
-        mask = frame.plane("mask")
+        depth = by_kind.get("depth")
+        mask = by_kind.get("mask")
         depth_arr: np.ndarray | None = depth.array("depth plane") if depth is not None else None
         return StageFrame(
             index=frame.index,

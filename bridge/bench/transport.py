@@ -46,7 +46,7 @@ class TransportResult:
 def _iterations_for(width: int, height: int, budget_s: float) -> int:
     mib = width * height * 4 / 2**20
     per_iter_s = 0.0004 + 0.0025 * mib  # rough loopback cost of both round trips
-    return int(max(30, min(400, budget_s / per_iter_s)))
+    return int(max(30, min(1500, budget_s / per_iter_s)))
 
 
 def run_transport_bench(sizes=DEFAULT_SIZES, budget_s_per_size: float = 4.0, warmup: int = 20) -> list[TransportResult]:

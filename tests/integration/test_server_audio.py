@@ -14,7 +14,7 @@ from bridge.client import BridgeClient
 from bridge.engine_simulator import EngineSimulator, SimulatorSettings
 from bridge.protocol.audio_messages import AudioFormat
 from bridge.protocol.errors import ErrorCode
-from bridge.protocol.messages import Error, Result
+from bridge.protocol.messages import Error
 from bridge.server import BridgeServer
 from bridge.server_config import ServerConfig
 from bridge.simulated_sound import clap_onsets_s

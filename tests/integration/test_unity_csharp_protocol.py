@@ -14,6 +14,10 @@
 * Takes from the C# session (BridgeSession.StartTake / StopTake, what TakeRecorderControl calls): a named
   take starts, frames go through, a second start and a stop with no take are refused with the server's
   reason, a bad name is refused locally with the server's rule; the take is then read back with TakeReader.
+* The server's take state (STATE ``bridge.take``, docs/protocol.md 6.13) followed by C# sessions with the
+  capability "session" while this test starts and stops the take itself (``server.start_take``): a session
+  joined before hears the start and the stop, one joining later finds the take in its snapshot, one
+  without "session" hears nothing; the NUnit suite checks the parsing (good and malformed values).
 * VMC poses from the C# encoder reach python-osc, an independent OSC implementation.
 
 Needs Debian ``mono-mcs mono-runtime nunit-console libnunit-cil-dev libzmq5``; each test says what
@@ -128,6 +132,9 @@ def test_package_nunit_suite_passes_and_checks_every_golden_vector(built: Any, t
     for vector in invalid:
         assert any("InvalidVectorFails" in n and f'"{vector}"' in n for n in names), f"invalid vector {vector} not checked"
     assert len(executed) > len(valid) + len(invalid) + 40  # the rest of the package's unit tests ran too
+    take_state = [n for n in names if "TakeStateTests" in n]
+    assert len([n for n in take_state if "MalformedValuesAreRefusedNamingTheField" in n]) >= 10, "malformed take states checked"
+    assert any("IndicatorFollowsTakesStartedAndStoppedElsewhere" in n for n in take_state)
 
 
 # ---------------------------------------------------------------------------------------------- every field
@@ -759,6 +766,46 @@ def test_csharp_session_starts_and_stops_a_take_on_the_real_server(built: Any, t
     outputs = list(take.output_frames(key))
     assert [o.index for o in outputs] == list(range(frames))
     assert all(np.array_equal(o.color_rgb, probe_picture_rgb(o.index, 64, 48)) for o in outputs)  # passthrough
+
+
+@needs_libzmq
+@pytest.mark.timeout(120)
+def test_csharp_sessions_follow_the_take_state_whoever_starts_the_take(built: Any, tmp_path: Path) -> None:
+    from bridge.server import BridgeServer
+    from bridge.server_config import ServerConfig
+
+    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"], takes_dir=str(tmp_path / "takes"), take_compaction="manual"))
+    server.start()
+    probe = ProbeProcess(csharp.probe_command(TOOLCHAIN, built, "take-state", server.endpoint), built.folder)
+    try:
+        before = probe.expect("take_state", 60, session="first")
+        assert before == {"event": "take_state", "session": "first", "recording": False, "take": None, "timecode": None,
+                          "status": None, "text": "no take recorded yet"}, "the snapshot before any take"
+
+        summary = server.start_take("scene-x")  # the Python side starts it, as the CLI or OSC would
+        started = probe.expect("take_state", 30, session="first")
+        assert started["recording"] is True and started["take"] == "scene-x" and started["status"] is None
+        assert started["timecode"] == summary["timecode"] and re.fullmatch(r"\d\d:\d\d:\d\d[:;]\d\d", started["timecode"])
+        late = probe.expect("take_state", 30, session="late")  # joined another session after the start
+        assert late == {**started, "session": "late"}, "the late joiner finds the take in its snapshot"
+
+        stop = server.stop_take()
+        stopped = probe.expect("take_state", 30, session="first")
+        assert stopped["recording"] is False and stopped["take"] == "scene-x" and stopped["timecode"] is None
+        assert stopped["status"] == stop["status"] and stop["status"] in ("stopping", "complete")
+        assert probe.expect("take_state", 30, session="late") == {**stopped, "session": "late"}
+
+        done = probe.expect("done", 30)
+        assert done["first"] == done["late"] == f"take 'scene-x' {stop['status']}"
+        assert done["first_follows"] is True and done["more_states"] is False, "one event per change, no more"
+        assert done["deaf_follows"] is False and done["deaf_state"] is None, "without \"session\" the server tells nothing"
+        assert done["indicator_events"] == "started scene-x|stopped scene-x" and done["indicator"] == "not recording (last take 'scene-x')"
+        assert done["first_error"] is None
+        assert probe.proc.wait(30) == 0, "\n".join(probe.stderr[-40:])
+    finally:
+        if probe.proc.poll() is None:
+            probe.proc.kill()
+        server.stop()
 
 
 # ---------------------------------------------------------------------------------------------- VMC

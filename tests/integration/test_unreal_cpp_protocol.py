@@ -10,7 +10,11 @@
   reconnects after the server says BYE and after the server process dies without a word;
 * AUDIO (docs/protocol.md 6.14): the C++ and Python parsers agree on every field of AUDIO and of
   the stream's audio format, broken or not; float -> s16 follows the reference rule; sound cut into
-  chunks flows beside frames through EngineLink, and the server's refusals come back as ERRORs.
+  chunks flows beside frames through EngineLink, and the server's refusals come back as ERRORs;
+* takes: the take name rule matches the server's, EngineLink starts and stops a take; and the server's
+  take state (STATE ``bridge.take``) reaches EngineLinks with the capability "session" when this test
+  starts and stops the take itself, from the snapshot for a link that joins during the take (the
+  parsing of good and malformed values is checked by protocol_vectors_test).
 
 Skips (naming the missing tool) without g++ or the libzmq/cppzmq headers; fails when the C++ does
 not compile.  CI installs the tools (apt-get install -y g++ libzmq3-dev cppzmq-dev).
@@ -463,3 +467,56 @@ def test_cpp_engine_link_starts_and_stops_a_take_on_the_real_server(cpp_programs
     outputs = list(take.output_frames(key))
     assert [o.index for o in outputs] == list(range(frames))
     assert all(np.array_equal(o.color_rgb, _cpp_test_picture_rgb(o.index, 64, 48)) for o in outputs)  # passthrough
+
+
+def _expect_line(lines: queue.Queue, proc: subprocess.Popen, event: str, timeout_s: float = 30, **match: Any) -> dict:
+    """The next JSON line of the client with this event (and these fields); fails when it exits or stays silent."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            line = lines.get(timeout=max(0.05, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"the C++ client printed no {event} {match} within {timeout_s} s") from None
+        if line is None:
+            raise AssertionError(f"the C++ client exited (status {proc.wait(10)}) while waiting for {event} {match}:\n"
+                                 + proc.stderr.read()[-4000:])
+        got = json.loads(line)
+        if got["event"] == event and all(got.get(k) == v for k, v in match.items()):
+            return got
+
+
+@pytest.mark.timeout(120)
+def test_cpp_engine_links_follow_the_take_state_whoever_starts_the_take(cpp_programs, tmp_path):
+    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"], takes_dir=str(tmp_path / "takes"), take_compaction="manual"))
+    server.start()
+    proc = subprocess.Popen([str(cpp_programs.live_client), "take-state", "--endpoint", server.endpoint],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
+    try:
+        before = _expect_line(lines, proc, "take_state", 60, link="first")
+        assert before == {"event": "take_state", "link": "first", "recording": False, "take": None, "timecode": None,
+                          "status": None, "text": "no take recorded yet"}, "the snapshot before any take"
+
+        summary = server.start_take("scene-y")  # the Python side starts it, as the CLI or OSC would
+        started = _expect_line(lines, proc, "take_state", link="first")
+        assert started["recording"] is True and started["take"] == "scene-y" and started["status"] is None
+        assert started["timecode"] == summary["timecode"] and re.fullmatch(r"\d\d:\d\d:\d\d[:;]\d\d", started["timecode"])
+        late = _expect_line(lines, proc, "take_state", link="late")  # joined another session after the start
+        assert late == {**started, "link": "late"}, "the late joiner finds the take in its snapshot"
+
+        stop = server.stop_take()
+        stopped = _expect_line(lines, proc, "take_state", link="first")
+        assert stopped["recording"] is False and stopped["take"] == "scene-y" and stopped["timecode"] is None
+        assert stopped["status"] == stop["status"] and stop["status"] in ("stopping", "complete")
+        assert _expect_line(lines, proc, "take_state", link="late") == {**stopped, "link": "late"}
+
+        done = _expect_line(lines, proc, "done")
+        assert done["first"] == done["late"] == f"take 'scene-y' {stop['status']}"
+        assert done["more_states"] is False, "one report per change, no more"
+        assert done["deaf_state"] is None, "without \"session\" the server tells nothing"
+        assert done["ok"] is True and proc.wait(30) == 0, proc.stderr.read()[-4000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.stop()

@@ -187,6 +187,8 @@ namespace MachinimaBridge.Editor
                              && control.connection.Session.State == SessionState.Welcomed;
             LiveSection.Row("State", control.IsRecording ? "RECORDING" : (control.PendingRequests > 0 ? "waiting for the server" : "not recording"));
             LiveSection.Row("Current take", control.CurrentTake ?? "-");
+            LiveSection.Row("Server's take state", control.ServerTakeState != null ? control.ServerTakeState.ToString()
+                                                     : "not heard (only this component's own requests show)");
             if (control.CurrentTakePath != null) LiveSection.Row("Folder (server)", control.CurrentTakePath);
             if (control.IsRecording && control.CurrentTakeTimecode != null) LiveSection.Row("Started at", control.CurrentTakeTimecode);
             if (!string.IsNullOrEmpty(control.LastMessage))

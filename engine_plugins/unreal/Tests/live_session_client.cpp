@@ -43,6 +43,15 @@
 //       and a session without streams are refused locally, a stop is refused (nothing records).
 //       Take acks must reach on_take_ack only.  Prints one JSON object.
 //
+//   live_session_client take-state --endpoint E
+//       The server's take state (STATE "bridge.take") followed by threaded EngineLinks while the
+//       caller, who owns the server, starts and stops a take itself (as the CLI or OSC would):
+//       "first" (capability "session") joins before any take: its snapshot says no take, then it hears
+//       the start and the stop; "late" joins another session after the start and finds the take in its
+//       snapshot, then hears the stop; "deaf" (no "session") hears nothing.  One JSON line per take
+//       state heard ({"event": "take_state", "link": ...}: the caller starts the take after first's
+//       snapshot, stops it after late's), then {"event": "done", ...}.
+//
 // Exit status 0 when every check passed; otherwise 1 with "FAIL: ..." lines on stderr.
 #include <algorithm>
 #include <atomic>
@@ -52,9 +61,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -842,6 +853,132 @@ int runAudio(const Args& args) {
     return g_failures == 0 ? 0 : 1;
 }
 
+// ------------------------------------------------------------------------------ take-state mode
+
+// One threaded EngineLink and the take states it reports, printed as they come.
+class TakeStateWatcher {
+public:
+    TakeStateWatcher(const std::string& label, const std::string& endpoint, const std::string& session, bool listen)
+        : label_(label) {
+        SessionConfig config;
+        config.endpoint = endpoint;
+        config.engine = "machinima-bridge C++ take-state test (" + label + ")";
+        config.session = session;
+        if (listen) {
+            config.capabilities.push_back(kSessionCapability);
+        }
+        LinkOptions options;
+        options.reconnect_delay_ms = 300;
+        LinkCallbacks callbacks;
+        callbacks.on_connected = [this](const Welcome&) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            ++connects_;
+            changed_.notify_all();
+        };
+        callbacks.on_take_state = [this](const TakeState& state) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            heard_.push_back(state);
+            changed_.notify_all();
+        };
+        callbacks.on_log = [label](LinkLogLevel level, const std::string& message) {
+            if (level >= LinkLogLevel::Info) {
+                std::fprintf(stderr, "link %s: %s\n", label.c_str(), message.c_str());
+            }
+        };
+        link_ = std::make_unique<EngineLink>(config, options, callbacks);
+        worker_ = std::thread([this] { link_->run(); });
+    }
+    ~TakeStateWatcher() { stop(); }
+
+    void stop() {
+        if (worker_.joinable()) {
+            link_->requestStop();
+            worker_.join();
+        }
+    }
+
+    bool waitConnected(int timeout_ms) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return connects_ > 0; });
+    }
+
+    // The next take state this link reported (printed), or nullopt after timeout_ms.
+    std::optional<TakeState> next(int timeout_ms) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (!changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return !heard_.empty(); })) {
+            return std::nullopt;
+        }
+        TakeState state = heard_.front();
+        heard_.pop_front();
+        lock.unlock();
+        std::printf("{\"event\": \"take_state\", \"link\": %s, \"recording\": %s, \"take\": %s, \"timecode\": %s, "
+                    "\"status\": %s, \"text\": %s}\n",
+                    jsonString(label_).c_str(), state.recording ? "true" : "false",
+                    state.take.empty() ? "null" : jsonString(state.take).c_str(), optionalJson(state.timecode).c_str(),
+                    optionalJson(state.status).c_str(), jsonString(state.describe()).c_str());
+        std::fflush(stdout);
+        return state;
+    }
+
+    EngineLink& link() { return *link_; }
+
+private:
+    static std::string optionalJson(const std::optional<std::string>& text) { return text ? jsonString(*text) : "null"; }
+
+    std::string label_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    int connects_ = 0;
+    std::deque<TakeState> heard_;
+    std::unique_ptr<EngineLink> link_;
+    std::thread worker_;
+};
+
+int runTakeState(const Args& args) {
+    const std::string endpoint = args.get("endpoint", "tcp://127.0.0.1:5555");
+    const int timeout_ms = 30000;
+    auto require = [](const std::optional<TakeState>& state, const std::string& what) -> TakeState {
+        if (!state) {
+            die("no take state heard (" + what + ") within 30 s");
+        }
+        return *state;
+    };
+
+    TakeStateWatcher first("first", endpoint, "cpp-stage", true);
+    expect(first.waitConnected(timeout_ms), "first did not connect within 30 s");
+    const TakeState before = require(first.next(timeout_ms), "first: the snapshot");
+    expect(before == TakeState(), "the snapshot before any take says no take, not " + before.describe());
+    const TakeState started = require(first.next(timeout_ms), "first: the start");
+    expect(started.recording && !started.take.empty(), "the take started: " + started.describe());
+
+    TakeStateWatcher late("late", endpoint, "cpp-late-stage", true);
+    TakeStateWatcher deaf("deaf", endpoint, "cpp-stage", false);
+    expect(late.waitConnected(timeout_ms) && deaf.waitConnected(timeout_ms), "late and deaf did not connect within 30 s");
+    const TakeState joined = require(late.next(timeout_ms), "late: the snapshot during the take");
+    expect(joined == started, "the late snapshot holds the recording take: " + joined.describe());
+    const TakeState stopped = require(first.next(timeout_ms), "first: the stop");
+    const TakeState late_stopped = require(late.next(timeout_ms), "late: the stop");
+    expect(!stopped.recording && stopped.take == started.take, "the take stopped: " + stopped.describe());
+    expect(late_stopped == stopped, "both links heard the same stop");
+    // Nothing more: one report per change.
+    const bool more = first.next(300).has_value() || late.next(0).has_value();
+    const std::optional<TakeState> deaf_state = deaf.link().takeState();
+    const std::optional<TakeState> first_state = first.link().takeState();
+    expect(!more, "a take state was reported twice");
+    expect(!deaf_state, "a link without \"session\" heard a take state");
+    expect(first_state && *first_state == stopped, "takeState() is the last state reported");
+    deaf.stop();
+    late.stop();
+    first.stop();
+    std::printf("{\"event\": \"done\", \"first\": %s, \"late\": %s, \"deaf_state\": %s, \"more_states\": %s, \"ok\": %s}\n",
+                first_state ? jsonString(first_state->describe()).c_str() : "null",
+                late.link().takeState() ? jsonString(late.link().takeState()->describe()).c_str() : "null",
+                deaf_state ? jsonString(deaf_state->describe()).c_str() : "null", more ? "true" : "false",
+                g_failures == 0 ? "true" : "false");
+    std::fflush(stdout);
+    return g_failures == 0 ? 0 : 1;
+}
+
 // ------------------------------------------------------------------------------ take mode
 
 std::string takeAckJson(const TakeAck& ack) {
@@ -1156,7 +1293,7 @@ int runLink(const Args& args) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s session|latency|shared|audio|link|take --endpoint tcp://127.0.0.1:PORT [options]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s session|latency|shared|audio|link|take|take-state --endpoint tcp://127.0.0.1:PORT [options]\n", argv[0]);
         return 2;
     }
     const std::string mode = argv[1];
@@ -1185,6 +1322,9 @@ int main(int argc, char** argv) {
     if (mode == "take") {
         return runTake(args);
     }
-    std::fprintf(stderr, "unknown mode '%s' (session, latency, shared, audio, link or take)\n", mode.c_str());
+    if (mode == "take-state") {
+        return runTakeState(args);
+    }
+    std::fprintf(stderr, "unknown mode '%s' (session, latency, shared, audio, link, take or take-state)\n", mode.c_str());
     return 2;
 }

@@ -12,7 +12,8 @@
 // bytes, re-encode and compare every part byte for byte, and encode the JSON header to part 0.
 // For every invalid vector: parsing must fail with `error_code`.  Then unit checks of the
 // msgpack writer/reader, field errors, MOCAP pass-through, the space conversions, and AUDIO (field
-// checks, float -> s16, remixing, chunking), and the take API (name rule, CONTROL params, acks).
+// checks, float -> s16, remixing, chunking), and the take API (name rule, CONTROL params, acks, the
+// server's take state "bridge.take": good and malformed values, snapshots, who may set it).
 //
 // Prints one JSON summary line on stdout; failures go to stderr; exit status 1 on any failure.
 //
@@ -1221,6 +1222,149 @@ std::vector<fs::path> jsonFiles(const fs::path& folder) {
     return out;
 }
 
+// A server message (STATE or SESSION) through real bytes: serialised and parsed back.
+Message fromWire(const Message& message) {
+    const SerializedMessage wire = serializeMessage(message);
+    std::vector<ByteView> parts{ByteView(wire.header)};
+    Message out;
+    ProtocolError error;
+    expect(parseMessage(parts, out, error), std::string(messageKind(message)) + " round trip: " + error.describe());
+    return out;
+}
+
+Message serverStateChange(const std::string& key, const MsgpackValue& value, const std::string& by = kServerAuthor,
+                          const std::string& op = "set") {
+    StateChange change;
+    change.key = key;
+    change.op = op;
+    change.value = value;
+    change.by = by;
+    change.version = 3;
+    return fromWire(change);
+}
+
+Message snapshotWith(const MsgpackValue& state) {
+    SessionEvent event;
+    event.session = "forum";
+    event.event = "snapshot";
+    event.engine_id = "engine-1";
+    event.engine = "Unreal";
+    event.state = state;
+    return fromWire(event);
+}
+
+MsgpackValue takeValue(std::optional<bool> recording, std::optional<MsgpackValue> take) {
+    MsgpackValue value = MsgpackValue::map();
+    if (recording) {
+        value.append("recording", MsgpackValue::boolean(*recording));
+    }
+    if (take) {
+        value.append("take", *take);
+    }
+    return value;
+}
+
+void checkTakeState() {
+    MsgpackValue started = takeValue(true, MsgpackValue::str("scene-9"));
+    started.append("timecode", MsgpackValue::str("10:00:00:00"));
+    TakeState state;
+    std::string error;
+    expect(readTakeState(started, state, error) && state.recording && state.take == "scene-9" &&
+               state.timecode == std::string("10:00:00:00") && !state.status,
+           "a start value is read: " + error);
+    expect(state.describe() == "recording take 'scene-9' since 10:00:00:00", state.describe());
+    MsgpackValue stopped = takeValue(false, MsgpackValue::str("scene-9"));
+    stopped.append("status", MsgpackValue::str("stopping"));
+    expect(readTakeState(stopped, state, error) && !state.recording && state.take == "scene-9" && !state.timecode &&
+               state.status == std::string("stopping"),
+           "a stop value is read: " + error);
+    expect(state.describe() == "take 'scene-9' stopping", state.describe());
+    MsgpackValue nils = takeValue(true, MsgpackValue::str("t"));
+    nils.append("timecode", MsgpackValue::nil());
+    nils.append("status", MsgpackValue::nil());
+    nils.append("added_later", MsgpackValue::integer(7));
+    expect(readTakeState(nils, state, error) && state.recording && !state.timecode && !state.status,
+           "nil optional fields and unknown keys are accepted: " + error);
+    expect(TakeState().describe() == "no take recorded yet" && TakeState() != state, "the default state is no take");
+
+    // Malformed values name the field, read directly, from a server STATE and from a snapshot.
+    MsgpackValue bad_timecode = takeValue(true, MsgpackValue::str("t"));
+    bad_timecode.append("timecode", MsgpackValue::integer(5));
+    MsgpackValue bad_status = takeValue(false, MsgpackValue::str("t"));
+    bad_status.append("status", MsgpackValue::array());
+    const std::vector<std::pair<MsgpackValue, std::string>> malformed = {
+        {MsgpackValue::str("recording"), "bridge.take must be a map, got str"},
+        {MsgpackValue::nil(), "bridge.take must be a map, got nil"},
+        {takeValue(std::nullopt, MsgpackValue::str("t")), "bridge.take.recording is missing"},
+        {takeValue(true, std::nullopt), "bridge.take.take is missing"},
+        {takeValue(true, MsgpackValue::integer(7)), "bridge.take.take must be a string, got int"},
+        {takeValue(true, MsgpackValue::nil()), "bridge.take.take must be a string, got nil"},
+        {takeValue(true, MsgpackValue::str("")), "bridge.take.take is empty"},
+        {bad_timecode, "bridge.take.timecode must be a string or nil, got int"},
+        {bad_status, "bridge.take.status must be a string or nil, got array"},
+    };
+    MsgpackValue text_recording = MsgpackValue::map();
+    text_recording.append("recording", MsgpackValue::str("yes"));
+    text_recording.append("take", MsgpackValue::str("t"));
+    expect(!readTakeState(text_recording, state, error) && error == "bridge.take.recording must be a bool, got str", error);
+    for (const auto& entry : malformed) {
+        error.clear();
+        expect(!readTakeState(entry.first, state, error) && error == entry.second,
+               "malformed " + entry.first.toDebugString() + " refused with '" + entry.second + "': got '" + error + "'");
+        error.clear();
+        expect(takeStateFrom(serverStateChange(kTakeStateKey, entry.first), state, error) == TakeStateNews::Malformed &&
+                   error == entry.second,
+               "malformed STATE " + entry.first.toDebugString() + ": " + error);
+        MsgpackValue snapshot_state = MsgpackValue::map();
+        snapshot_state.append(kTakeStateKey, entry.first);
+        error.clear();
+        expect(takeStateFrom(snapshotWith(snapshot_state), state, error) == TakeStateNews::Malformed && error == entry.second,
+               "malformed snapshot " + entry.first.toDebugString() + ": " + error);
+    }
+
+    // Messages: snapshots with and without the key, the server's changes only.
+    MsgpackValue cue_only = MsgpackValue::map();
+    cue_only.append("cue", MsgpackValue::str("lights"));
+    state.recording = true;
+    expect(takeStateFrom(snapshotWith(cue_only), state, error) == TakeStateNews::Read && state == TakeState(),
+           "a snapshot without the key says no take yet");
+    MsgpackValue with_take = cue_only;
+    with_take.append(kTakeStateKey, started);
+    expect(takeStateFrom(snapshotWith(with_take), state, error) == TakeStateNews::Read && state.recording &&
+               state.take == "scene-9" && state.timecode == std::string("10:00:00:00"),
+           "a snapshot after the start holds the take: " + error);
+    expect(takeStateFrom(serverStateChange(kTakeStateKey, stopped), state, error) == TakeStateNews::Read && !state.recording &&
+               state.status == std::string("stopping"),
+           "the server's STATE is read: " + error);
+    expect(takeStateFrom(serverStateChange(kTakeStateKey, started, "engine-4"), state, error) == TakeStateNews::None,
+           "an engine setting bridge.take is not the server's word");
+    expect(takeStateFrom(serverStateChange("cue", started), state, error) == TakeStateNews::None, "another key says nothing");
+    expect(takeStateFrom(serverStateChange(kTakeStateKey, MsgpackValue::nil(), kServerAuthor, "delete"), state, error) ==
+                   TakeStateNews::Read &&
+               state == TakeState(),
+           "the server deleting the key reads as no take");
+    SessionEvent join;
+    join.session = "forum";
+    join.event = "join";
+    join.engine_id = "engine-2";
+    join.engine = "Unity";
+    expect(takeStateFrom(fromWire(join), state, error) == TakeStateNews::None, "a join says nothing about takes");
+    Heartbeat heartbeat;
+    heartbeat.t_ns = 5;
+    expect(takeStateFrom(heartbeat, state, error) == TakeStateNews::None, "a HEARTBEAT says nothing about takes");
+    TakeState a;
+    a.recording = true;
+    a.take = "t";
+    a.timecode = "10:00:00:00";
+    TakeState b = a;
+    expect(a == b, "equal states compare equal");
+    b.status = "complete";
+    expect(a != b, "the status counts");
+    b = a;
+    b.timecode = "10:00:00:01";
+    expect(a != b, "the timecode counts");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1269,6 +1413,7 @@ int main(int argc, char** argv) {
     checkFloatToS16();
     checkAudioChunker();
     checkTakeControl();
+    checkTakeState();
     std::printf("{\"valid_vectors\": %zu, \"invalid_vectors\": %zu, \"vector_checks\": %d, \"unit_checks\": %d, "
                 "\"failures\": %d}\n",
                 valid.size(), invalid.size(), vector_checks, g_checks - vector_checks, g_failures);

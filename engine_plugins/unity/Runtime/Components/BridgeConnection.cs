@@ -4,6 +4,8 @@
 // belongs to one). Server messages are handed to the game thread:
 // the newest RESULT per stream for StylizedOutput, everything else through the events below,
 // raised from Update. Disabling the component says BYE and never waits more than half a second.
+// With the capability "session" (joinSharedSession, or a TakeRecorderControl using this
+// connection), the server's take state is followed: CurrentTakeState and TakeStateChanged.
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -35,7 +37,7 @@ namespace MachinimaBridge
         [Tooltip("Ask the server to relay other engines' MOCAP poses to this engine (capability \"mocap\"). On automatically when a MocapReceiver uses this connection.")]
         public bool receiveMocap;
 
-        [Tooltip("Join the session's shared world (capability \"session\"): member join/leave events and the shared key-value state.")]
+        [Tooltip("Join the session's shared world (capability \"session\"): member join/leave events, the shared key-value state and the server's take state. On automatically when a TakeRecorderControl uses this connection.")]
         public bool joinSharedSession;
 
         [Tooltip("Frames queued in the socket at most; beyond that new frames are dropped (latest wins).")]
@@ -54,6 +56,15 @@ namespace MachinimaBridge
         public event Action<SessionState, string> ConnectionStateChanged;
         /// <summary>The outcome of every StartTake / StopTake of this connection (also raised when a request was lost).</summary>
         public event Action<TakeAck> TakeAcknowledged;
+        /// <summary>
+        /// The server's take state changed: a take started or stopped, whoever started it (this engine,
+        /// another, the CLI, OSC), or the snapshot after a (re)connect told it. Needs the capability
+        /// "session" (joinSharedSession, or a TakeRecorderControl using this connection).
+        /// </summary>
+        public event Action<TakeState> TakeStateChanged;
+
+        /// <summary>The server's take state as last reported on the game thread; null before the server said anything.</summary>
+        public TakeState CurrentTakeState { get; private set; }
 
         /// <summary>The session's shared key-value state as last reported (game thread; needs joinSharedSession).</summary>
         public MsgPackMap SharedState { get { return _sharedState; } }
@@ -67,6 +78,7 @@ namespace MachinimaBridge
         private readonly ConcurrentQueue<BridgeMessage> _inbox = new ConcurrentQueue<BridgeMessage>();
         private readonly ConcurrentQueue<KeyValuePair<SessionState, string>> _states = new ConcurrentQueue<KeyValuePair<SessionState, string>>();
         private readonly ConcurrentQueue<TakeAck> _takeAcks = new ConcurrentQueue<TakeAck>();
+        private readonly ConcurrentQueue<TakeState> _takeStates = new ConcurrentQueue<TakeState>();
         private readonly Dictionary<long, Result> _latestResults = new Dictionary<long, Result>();
         private readonly Dictionary<long, long> _resultsOverwritten = new Dictionary<long, long>();
         private readonly object _resultsLock = new object();
@@ -109,6 +121,12 @@ namespace MachinimaBridge
             {
                 if (r.isActiveAndEnabled && r.connection == this) wantsMocap = true;
             }
+            // A TakeRecorderControl shows the server's take state, which only "session" engines hear.
+            bool wantsSession = joinSharedSession;
+            foreach (TakeRecorderControl t in FindObjectsOfType<TakeRecorderControl>())
+            {
+                if (t.isActiveAndEnabled && t.connection == this) wantsSession = true;
+            }
             var options = new BridgeSessionOptions
             {
                 Endpoint = endpoint,
@@ -145,13 +163,14 @@ namespace MachinimaBridge
                 if (cam.sendCameraPose) capabilities.Add("camera");
             }
             if (wantsMocap) capabilities.Add("mocap");
-            if (joinSharedSession) capabilities.Add("session");
+            if (wantsSession) capabilities.Add(BridgeSession.SessionCapability);
             options.Capabilities.AddRange(capabilities);
             try
             {
                 _transport = new NetMqTransport(sendQueueFrames);
                 _session = new BridgeSession(_transport, options, this);
                 _session.TakeAcknowledged += _takeAcks.Enqueue; // worker thread -> Update
+                _session.TakeStateChanged += _takeStates.Enqueue;
             }
             catch (ArgumentException e)
             {
@@ -378,6 +397,12 @@ namespace MachinimaBridge
             while (_takeAcks.TryDequeue(out take))
             {
                 if (TakeAcknowledged != null) TakeAcknowledged(take);
+            }
+            TakeState takeState;
+            while (_takeStates.TryDequeue(out takeState))
+            {
+                CurrentTakeState = takeState;
+                if (TakeStateChanged != null) TakeStateChanged(takeState);
             }
             BridgeMessage message;
             int budget = 256; // never let a flood of messages stall a frame

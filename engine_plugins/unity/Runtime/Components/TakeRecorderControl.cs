@@ -1,10 +1,13 @@
 // Starts and stops takes on the server (docs/takes.md) from the inspector, a UI button, a hotkey or
-// scripts, and shows the take this component started: its name, folder and start timecode.
+// scripts, and shows the take the server is recording: its name, start timecode and (for takes this
+// component started or stopped) its folder.
 // UI hook-ups: a Button's On Click -> StartTake(), StopTake() or ToggleTake(); an InputField's
 // On End Edit -> SetTakeName(string).
-// The server records one take at a time for all engines; what is shown here comes from this
-// component's own requests (a take stopped from the CLI, OSC or another engine shows as recording
-// until this component's next request is answered).
+// The server records one take at a time for all engines and tells every "session" engine when one
+// starts or stops, whoever started it (this component, another engine, the CLI, OSC): the STATE key
+// "bridge.take" (docs/protocol.md 6.13). This component makes its BridgeConnection declare the
+// capability "session" (at connect time), so IsRecording, the REC indicator and the events follow
+// the server; the answers to its own requests update them too (the only source without "session").
 using System;
 using MachinimaBridge.Core;
 using UnityEngine;
@@ -34,23 +37,27 @@ namespace MachinimaBridge
         [Tooltip("Key that starts a take, or stops the one recording (legacy Input Manager only; None: no hotkey).")]
         public KeyCode toggleKey = KeyCode.None;
 
-        [Tooltip("Raised when the server confirms a take started: its name.")]
+        [Tooltip("Raised when a take starts, whoever started it (this component, another engine, the CLI, OSC), or when this component learns of one already recording: its name.")]
         public TakeEvent onTakeStarted = new TakeEvent();
 
-        [Tooltip("Raised when the server confirms the take stopped: its name.")]
+        [Tooltip("Raised when the take recording stops, whoever stopped it: its name.")]
         public TakeEvent onTakeStopped = new TakeEvent();
 
         [Tooltip("Raised when a start or stop was refused or lost: the reason.")]
         public TakeEvent onTakeRefused = new TakeEvent();
 
-        /// <summary>True from the confirmed start of a take by this component until its confirmed stop.</summary>
-        public bool IsRecording { get; private set; }
+        /// <summary>True while the server records a take (whoever started it), as last heard.</summary>
+        public bool IsRecording { get { return _indicator.IsRecording; } }
         /// <summary>The take recording (or the last one recorded), as the server named it.</summary>
-        public string CurrentTake { get; private set; }
-        /// <summary>Its folder on the server's machine.</summary>
-        public string CurrentTakePath { get; private set; }
+        public string CurrentTake { get { return _indicator.Take; } }
+        /// <summary>Its folder on the server's machine, when this component started or stopped it (the server's take state has no folder).</summary>
+        public string CurrentTakePath { get { return _indicator.Path; } }
         /// <summary>The SMPTE timecode at which it started.</summary>
-        public string CurrentTakeTimecode { get; private set; }
+        public string CurrentTakeTimecode { get { return _indicator.Timecode; } }
+        /// <summary>The server's take state as last heard (STATE "bridge.take" or the snapshot); null before the server said anything.</summary>
+        public TakeState ServerTakeState { get; private set; }
+        /// <summary>True once the server's take state was heard: what is shown follows the server, not only this component's requests.</summary>
+        public bool FollowsServer { get { return ServerTakeState != null; } }
         /// <summary>The newest answer to this component's requests.</summary>
         public TakeAck LastAck { get; private set; }
         /// <summary>For people: the last answer or problem, as text.</summary>
@@ -60,6 +67,13 @@ namespace MachinimaBridge
 
         private readonly System.Collections.Generic.Dictionary<long, Action<TakeAck>> _pending =
             new System.Collections.Generic.Dictionary<long, Action<TakeAck>>();
+        private readonly TakeIndicator _indicator = new TakeIndicator();
+
+        private void Awake()
+        {
+            _indicator.Started += take => onTakeStarted.Invoke(take);
+            _indicator.Stopped += take => onTakeStopped.Invoke(take);
+        }
 
         private void Reset()
         {
@@ -68,12 +82,26 @@ namespace MachinimaBridge
 
         private void OnEnable()
         {
-            if (connection != null) connection.TakeAcknowledged += OnTakeAck;
+            if (connection == null) return;
+            connection.TakeAcknowledged += OnTakeAck;
+            connection.TakeStateChanged += OnTakeState;
+            if (connection.CurrentTakeState != null) OnTakeState(connection.CurrentTakeState);
+            BridgeSession session = connection.Session;
+            if (session != null && !session.FollowsTakeState)
+            {
+                // Enabled after the connection connected without "session": the server does not tell it about takes.
+                Debug.LogWarning("[machinima-bridge] " + name + ": " + connection.name + " connected without the capability \"session\", "
+                                 + "so takes started or stopped elsewhere do not show here; call " + connection.name + ".Connect() to reconnect with it", this);
+            }
         }
 
         private void OnDisable()
         {
-            if (connection != null) connection.TakeAcknowledged -= OnTakeAck;
+            if (connection != null)
+            {
+                connection.TakeAcknowledged -= OnTakeAck;
+                connection.TakeStateChanged -= OnTakeState;
+            }
             _pending.Clear();
         }
 
@@ -138,7 +166,7 @@ namespace MachinimaBridge
             return Track(connection.StopTake(), onAck, "stop of the take");
         }
 
-        /// <summary>Stop the take when this component's take is recording, otherwise start one.</summary>
+        /// <summary>Stop the take when one is recording (whoever started it), otherwise start one.</summary>
         public void ToggleTake()
         {
             if (IsRecording) StopTake();
@@ -178,29 +206,18 @@ namespace MachinimaBridge
             _pending.Remove(ack.RequestId);
             LastAck = ack;
             LastMessage = ack.ToString();
-            if (!ack.Ok)
-            {
-                // The server refusing a stop means no take is recording (stopped elsewhere, or failed).
-                if (!ack.Record && ack.Code.HasValue) IsRecording = false;
-                Refused(LastMessage);
-            }
-            else if (ack.Record)
-            {
-                IsRecording = true;
-                CurrentTake = ack.Take;
-                CurrentTakePath = ack.Path;
-                CurrentTakeTimecode = ack.Timecode;
-                if (numberTakes) nextTakeNumber = Mathf.Max(1, nextTakeNumber) + 1;
-                onTakeStarted.Invoke(ack.Take);
-            }
-            else
-            {
-                IsRecording = false;
-                CurrentTake = ack.Take;
-                CurrentTakePath = ack.Path;
-                onTakeStopped.Invoke(ack.Take);
-            }
+            if (ack.Ok && ack.Record && numberTakes) nextTakeNumber = Mathf.Max(1, nextTakeNumber) + 1;
+            // A refused stop means no take is recording (stopped elsewhere, or failed): the indicator reads it so.
+            _indicator.Apply(ack);
+            if (!ack.Ok) Refused(LastMessage);
             if (callback != null) callback(ack);
+        }
+
+        /// <summary>The server's take state changed (any source): show it.</summary>
+        private void OnTakeState(TakeState state)
+        {
+            ServerTakeState = state;
+            _indicator.Apply(state);
         }
     }
 }

@@ -4,7 +4,9 @@
 //   (queued in order, bounded: see AudioOutbox); HEARTBEAT when idle; reconnect with a new
 //   socket and a new HELLO after a server BYE, a refused HELLO or server silence; BYE on
 //   shutdown. Takes start and stop through StartTake / StopTake (a CONTROL to the stage "take";
-//   the answers arrive read, as TakeAck, through TakeAcknowledged).
+//   the answers arrive read, as TakeAck, through TakeAcknowledged). With the capability "session",
+//   the server's take state (STATE key "bridge.take" and the SESSION snapshot: whoever starts or
+//   stops a take) is followed in CurrentTakeState and reported through TakeStateChanged.
 // Threading: Poll() and Shutdown() run on one worker thread that owns the transport; Submit*()
 // may be called from any thread (the game thread, readback callbacks). Listener callbacks run
 // on the worker thread.
@@ -129,6 +131,8 @@ namespace MachinimaBridge.Core
         private readonly Dictionary<long, TakeRequest> _takeRequests = new Dictionary<long, TakeRequest>();
         private readonly long _takeStream = -1;
         private volatile TakeAck _lastTakeAck;
+        private volatile TakeState _takeState;
+        private readonly bool _followsTakeState;
 
         /// <summary>
         /// The outcome of every StartTake / StopTake: the CONTROL_ACK read as a TakeAck, or a failed
@@ -139,6 +143,15 @@ namespace MachinimaBridge.Core
         /// </summary>
         public event Action<TakeAck> TakeAcknowledged;
 
+        /// <summary>
+        /// The server's take state changed: a take started or stopped (whoever started it: this engine,
+        /// another, the CLI, OSC), or the SESSION snapshot after a WELCOME told it (NoTake when the server
+        /// has recorded none). Raised on the worker thread after the listener's OnMessage has seen the
+        /// STATE or SESSION message, only when the state differs from <see cref="CurrentTakeState"/>.
+        /// Needs the HELLO capability "session" (the server tells only those engines).
+        /// </summary>
+        public event Action<TakeState> TakeStateChanged;
+
         public BridgeSession(IMessageTransport transport, BridgeSessionOptions options, IBridgeSessionListener listener)
         {
             if (transport == null) throw new ArgumentNullException("transport");
@@ -147,6 +160,7 @@ namespace MachinimaBridge.Core
             _options = options;
             _listener = listener;
             _hello = options.BuildHello();
+            _followsTakeState = _hello.Capabilities.Contains(SessionCapability);
             _currentDelayMs = options.ReconnectDelayMs;
             foreach (StreamDeclaration s in options.Streams)
             {
@@ -175,6 +189,18 @@ namespace MachinimaBridge.Core
 
         /// <summary>Take requests sent or queued whose answer has not arrived yet.</summary>
         public int PendingTakeRequests { get { lock (_submitLock) return _takeRequests.Count; } }
+
+        /// <summary>The HELLO capability under which the server sends SESSION events and STATE changes, take state included.</summary>
+        public const string SessionCapability = "session";
+
+        /// <summary>
+        /// The server's take state as last heard (any thread may read it), or null before the server said
+        /// anything: always null without the capability "session" (see <see cref="FollowsTakeState"/>).
+        /// </summary>
+        public TakeState CurrentTakeState { get { return _takeState; } }
+
+        /// <summary>True when the HELLO declares the capability "session", so the server's take state is followed.</summary>
+        public bool FollowsTakeState { get { return _followsTakeState; } }
 
         public StreamCounters Counters(long streamId)
         {
@@ -749,6 +775,11 @@ namespace MachinimaBridge.Core
                     if (_listener != null) _listener.OnMessage(message);
                     Reconnect("server said BYE: " + ((Bye)message).Reason, false);
                     return;
+                case MessageKinds.Session:
+                case MessageKinds.State:
+                    if (_listener != null) _listener.OnMessage(message);
+                    FollowTakeState(message);
+                    return;
                 case MessageKinds.ControlAck:
                     var ack = (ControlAck)message;
                     TakeRequest request;
@@ -761,6 +792,35 @@ namespace MachinimaBridge.Core
                     return;
             }
             if (_listener != null) _listener.OnMessage(message);
+        }
+
+        /// <summary>A SESSION snapshot or a server STATE change of "bridge.take": the new take state, raised when it differs.</summary>
+        private void FollowTakeState(BridgeMessage message)
+        {
+            TakeState state;
+            try
+            {
+                if (!TakeState.TryRead(message, out state)) return;
+            }
+            catch (FormatException e)
+            {
+                // A malformed value leaves the state as it was: say why, once per message.
+                _lastError = "unreadable take state from the server (" + message.Kind + "): " + e.Message;
+                BridgeLog.Warning(_lastError);
+                return;
+            }
+            if (state.Equals(_takeState)) return;
+            _takeState = state;
+            Action<TakeState> handler = TakeStateChanged;
+            if (handler == null) return;
+            try
+            {
+                handler(state);
+            }
+            catch (Exception e)
+            {
+                BridgeLog.Error("TakeStateChanged handler failed for " + state + ": " + e);
+            }
         }
 
         private TakeAck ReadTakeAck(ControlAck ack, bool record)

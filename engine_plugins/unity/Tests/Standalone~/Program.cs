@@ -12,6 +12,7 @@
 //   mono BridgeProbe.exe pcm FLOATS_F32LE_IN S16LE_OUT
 //   mono BridgeProbe.exe take tcp://127.0.0.1:5555 TAKE_NAME FRAMES
 //   mono BridgeProbe.exe take-names HEX_NAMES_FILE
+//   mono BridgeProbe.exe take-state tcp://127.0.0.1:5555   (the caller starts and stops a take)
 using System;
 using System.Threading;
 using MachinimaBridge.Core;
@@ -22,7 +23,7 @@ namespace MachinimaBridge.Standalone
     {
         private const string Usage =
             "usage: BridgeProbe.exe live ENDPOINT | reencode FOLDER | bench ENDPOINT SIZES ITERATIONS | codec | vmc-send HOST PORT | mocap ENDPOINT SESSION"
-            + " | audio ENDPOINT | pcm FLOATS_IN S16_OUT | take ENDPOINT TAKE_NAME FRAMES | take-names HEX_NAMES_FILE";
+            + " | audio ENDPOINT | pcm FLOATS_IN S16_OUT | take ENDPOINT TAKE_NAME FRAMES | take-names HEX_NAMES_FILE | take-state ENDPOINT";
 
         public static int Main(string[] args)
         {
@@ -52,6 +53,7 @@ namespace MachinimaBridge.Standalone
                     case "pcm": return PcmProbe(args[1], args[2]);
                     case "take": return TakeProbe.Run(args[1], args[2], int.Parse(args[3]));
                     case "take-names": return TakeProbe.Names(args[1]);
+                    case "take-state": return TakeStateProbe.Run(args[1]);
                     default:
                         Console.Error.WriteLine(Usage);
                         return 2;

@@ -128,6 +128,8 @@ void UBridgeConnectionSubsystem::StartWorker(const FString& Endpoint)
 	Config.heartbeat_ms = static_cast<uint32_t>(FMath::Clamp(Settings->HeartbeatMs, 10, 600000));
 	Config.socket.send_hwm = FMath::Max(1, Settings->SendQueueFrames);
 	Config.capabilities.push_back("camera");
+	// The server tells "session" engines when a take starts or stops (OnTakeStateChanged).
+	Config.capabilities.push_back(protocol::kSessionCapability);
 	bool bAnyDepth = false;
 	bool bAnyAudio = false;
 	for (const TPair<int32, FBridgeStreamSettings>& Entry : Streams)
@@ -440,6 +442,10 @@ void UBridgeConnectionSubsystem::DispatchEvents()
 			LastTakeAck = Event.Take;
 			UE_LOG(LogMachinimaBridge, Log, TEXT("%s"), *Event.Text);
 			OnTakeAck.Broadcast(Event.Take);
+			break;
+		case FBridgeGameThreadEvent::EType::TakeState:
+			TakeState = Event.TakeState;
+			OnTakeStateChanged.Broadcast(Event.TakeState);
 			break;
 		}
 	}

@@ -69,6 +69,12 @@ int64 UBridgeControlLibrary::StopTake(const UObject* WorldContextObject)
 	return Subsystem->StopTake();
 }
 
+FBridgeTakeState UBridgeControlLibrary::GetTakeState(const UObject* WorldContextObject)
+{
+	const UBridgeConnectionSubsystem* Subsystem = UBridgeConnectionSubsystem::Get(WorldContextObject);
+	return Subsystem != nullptr ? Subsystem->GetTakeState() : FBridgeTakeState();
+}
+
 bool UBridgeControlLibrary::CheckTakeName(const FString& Name, FString& OutProblem)
 {
 	std::string Problem;

@@ -61,6 +61,17 @@ FBridgeWorker::FBridgeWorker(transport::SessionConfig Config, transport::LinkOpt
 		Event.Text = MachinimaBridge::ToFString(Ack.describe());
 		PushEvent(MoveTemp(Event));
 	};
+	Callbacks.on_take_state = [this](const protocol::TakeState& State)
+	{
+		FBridgeGameThreadEvent Event;
+		Event.Type = FBridgeGameThreadEvent::EType::TakeState;
+		Event.TakeState.bKnown = true;
+		Event.TakeState.bRecording = State.recording;
+		Event.TakeState.TakeName = MachinimaBridge::ToFString(State.take);
+		Event.TakeState.Timecode = MachinimaBridge::ToFString(State.timecode.value_or(std::string()));
+		Event.TakeState.Status = MachinimaBridge::ToFString(State.status.value_or(std::string()));
+		PushEvent(MoveTemp(Event));
+	};
 	Callbacks.on_error = [this](const protocol::Error& Error)
 	{
 		FBridgeGameThreadEvent Event;

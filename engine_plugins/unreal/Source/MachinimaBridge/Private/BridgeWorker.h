@@ -29,6 +29,7 @@ struct FBridgeGameThreadEvent
 		Error,
 		ServerStats,
 		TakeAck,
+		TakeState,
 	};
 
 	EType Type = EType::Error;
@@ -39,6 +40,7 @@ struct FBridgeGameThreadEvent
 	int32 Code = 0;
 	TArray<FBridgeServerStreamStats> Streams;
 	FBridgeTakeAck Take;
+	FBridgeTakeState TakeState;
 };
 
 class FBridgeWorker final : public FRunnable

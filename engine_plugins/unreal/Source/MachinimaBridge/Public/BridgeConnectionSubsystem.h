@@ -5,8 +5,10 @@
 // (a change starts a new session with a new HELLO), submit FRAMEs from the render thread, and
 // result components take the newest RESULT per stream on the game thread.  Audio components
 // declare a stream's sound (SetStreamAudio) and submit its AUDIO chunks.  Events of the worker
-// thread (connected, disconnected, CONTROL_ACK, take answers, ERROR, STATS) fire as Blueprint
-// delegates on the game thread in Tick.
+// thread (connected, disconnected, CONTROL_ACK, take answers, the server's take state, ERROR,
+// STATS) fire as Blueprint delegates on the game thread in Tick.  The connection declares the
+// HELLO capability "session", so the server tells it whenever a take starts or stops, whoever
+// started it (OnTakeStateChanged, GetTakeState).
 #pragma once
 
 #include "CoreMinimal.h"
@@ -114,6 +116,14 @@ public:
 	UFUNCTION(BlueprintPure, Category = "Machinima Bridge|Take")
 	FBridgeTakeAck GetLastTakeAck() const { return LastTakeAck; }
 
+	/**
+	 * The server's take state as last heard: whether a take records, whoever started it (this engine,
+	 * another, OSC, the server's command line). bKnown is false until the server said anything (it
+	 * does after every connect).
+	 */
+	UFUNCTION(BlueprintPure, Category = "Machinima Bridge|Take")
+	FBridgeTakeState GetTakeState() const { return TakeState; }
+
 	/** Asks the server for a STATS report (arrives as OnServerStats). */
 	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge")
 	void RequestServerStats();
@@ -140,6 +150,10 @@ public:
 	/** The answer to every StartTake / StopTake (also when the request was lost). */
 	UPROPERTY(BlueprintAssignable, Category = "Machinima Bridge|Take")
 	FOnBridgeTakeAck OnTakeAck;
+
+	/** A take started or stopped on the server, whoever started it; also the state found after a (re)connect when it differs. */
+	UPROPERTY(BlueprintAssignable, Category = "Machinima Bridge|Take")
+	FOnBridgeTakeStateChanged OnTakeStateChanged;
 
 	// C++ only --------------------------------------------------------------------------------
 
@@ -176,6 +190,7 @@ private:
 	TMap<int32, FBridgeStreamSettings> Streams;
 	TMap<int32, FBridgeAudioFormat> StreamAudio;
 	FBridgeTakeAck LastTakeAck;
+	FBridgeTakeState TakeState;
 	FString CurrentEndpoint;
 	bool bWantsMocap = false;
 	bool bWorkerHasAudioCapability = false;

@@ -47,6 +47,10 @@ public:
 	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Take", meta = (WorldContext = "WorldContextObject"))
 	static int64 StopTake(const UObject* WorldContextObject);
 
+	/** The server's take state (whoever started the take); bKnown false without a connection or before the server said anything. */
+	UFUNCTION(BlueprintPure, Category = "Machinima Bridge|Take", meta = (WorldContext = "WorldContextObject"))
+	static FBridgeTakeState GetTakeState(const UObject* WorldContextObject);
+
 	/** Whether Name may name a take (1..128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit); OutProblem says why not. */
 	UFUNCTION(BlueprintPure, Category = "Machinima Bridge|Take")
 	static bool CheckTakeName(const FString& Name, FString& OutProblem);

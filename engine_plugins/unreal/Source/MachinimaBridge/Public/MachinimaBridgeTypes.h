@@ -249,9 +249,41 @@ struct MACHINIMABRIDGE_API FBridgeTakeAck
 	FString Reason;
 };
 
+/**
+ * The server's take state (docs/protocol.md 6.13, STATE key "bridge.take"): whether a take is
+ * recording, whoever started it (this engine, another, OSC, the server's command line). Comes
+ * from the SESSION snapshot after every connect and from the server's STATE changes.
+ */
+USTRUCT(BlueprintType)
+struct MACHINIMABRIDGE_API FBridgeTakeState
+{
+	GENERATED_BODY()
+
+	/** False until the server said anything about takes (it tells after every connect). */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	bool bKnown = false;
+
+	/** True while the server records a take. */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	bool bRecording = false;
+
+	/** The take recording, or the last one recorded; empty when the server has recorded none yet. */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	FString TakeName;
+
+	/** While recording: the SMPTE timecode of the take's first instant (empty when not given). */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	FString Timecode;
+
+	/** After a stop: "stopping" (the writers are finishing), "complete", "failed", ... (empty when not given). */
+	UPROPERTY(BlueprintReadOnly, Category = "Machinima Bridge|Take")
+	FString Status;
+};
+
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FOnBridgeConnected, const FString&, ServerName, const FString&, EngineId);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FOnBridgeDisconnected, const FString&, Reason);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_FourParams(FOnBridgeControlAck, int64, RequestId, bool, bOk, int32, ErrorCode, const FString&, Reason);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FOnBridgeServerStats, const TArray<FBridgeServerStreamStats>&, Streams);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_ThreeParams(FOnBridgeError, int32, ErrorCode, const FString&, ErrorName, const FString&, Message);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FOnBridgeTakeAck, const FBridgeTakeAck&, Ack);
+DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FOnBridgeTakeStateChanged, const FBridgeTakeState&, State);

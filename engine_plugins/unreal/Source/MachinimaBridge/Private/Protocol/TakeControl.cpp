@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <utility>
+#include <variant>
 
 namespace mbridge {
 namespace protocol {
@@ -147,6 +148,101 @@ bool readTakeAck(const ControlAck& ack, bool record, TakeAck& out, std::string& 
     }
     out = std::move(take);
     return true;
+}
+
+bool TakeState::operator==(const TakeState& other) const {
+    return recording == other.recording && take == other.take && timecode == other.timecode && status == other.status;
+}
+
+std::string TakeState::describe() const {
+    if (take.empty()) {
+        return recording ? "recording" : "no take recorded yet";
+    }
+    if (recording) {
+        return "recording take '" + take + "'" + (timecode ? " since " + *timecode : std::string());
+    }
+    return "take '" + take + "' " + status.value_or("stopped");
+}
+
+namespace {
+
+std::string takeStateLabel(const char* key) { return std::string(kTakeStateKey) + "." + key; }
+
+bool optionalStateString(const MsgpackValue& map, const char* key, std::optional<std::string>& out, std::string& error) {
+    const MsgpackValue* value = map.find(key);
+    if (value == nullptr || value->isNil()) {
+        out.reset();
+        return true;
+    }
+    if (!value->isStr()) {
+        error = takeStateLabel(key) + " must be a string or nil, got " + msgpackTypeName(value->type());
+        return false;
+    }
+    out = value->asString();
+    return true;
+}
+
+}  // namespace
+
+bool readTakeState(const MsgpackValue& value, TakeState& out, std::string& error) {
+    if (!value.isMap()) {
+        error = std::string(kTakeStateKey) + " must be a map, got " + msgpackTypeName(value.type());
+        return false;
+    }
+    TakeState state;
+    const MsgpackValue* recording = value.find("recording");
+    if (recording == nullptr) {
+        error = takeStateLabel("recording") + " is missing";
+        return false;
+    }
+    if (!recording->isBool()) {
+        error = takeStateLabel("recording") + " must be a bool, got " + msgpackTypeName(recording->type());
+        return false;
+    }
+    state.recording = recording->asBool();
+    const MsgpackValue* take = value.find("take");
+    if (take == nullptr) {
+        error = takeStateLabel("take") + " is missing";
+        return false;
+    }
+    if (!take->isStr()) {
+        error = takeStateLabel("take") + " must be a string, got " + msgpackTypeName(take->type());
+        return false;
+    }
+    if (take->asString().empty()) {
+        error = takeStateLabel("take") + " is empty";
+        return false;
+    }
+    state.take = take->asString();
+    if (!optionalStateString(value, "timecode", state.timecode, error) ||
+        !optionalStateString(value, "status", state.status, error)) {
+        return false;
+    }
+    out = std::move(state);
+    return true;
+}
+
+TakeStateNews takeStateFrom(const Message& message, TakeState& out, std::string& error) {
+    if (const auto* event = std::get_if<SessionEvent>(&message)) {
+        if (event->event != "snapshot") {
+            return TakeStateNews::None;
+        }
+        const MsgpackValue* value = event->state.isMap() ? event->state.find(kTakeStateKey) : nullptr;
+        if (value == nullptr) {
+            out = TakeState();
+            return TakeStateNews::Read;
+        }
+        return readTakeState(*value, out, error) ? TakeStateNews::Read : TakeStateNews::Malformed;
+    }
+    const auto* change = std::get_if<StateChange>(&message);
+    if (change == nullptr || change->key != kTakeStateKey || change->by.value_or(std::string()) != kServerAuthor) {
+        return TakeStateNews::None;
+    }
+    if (change->op == "delete") {
+        out = TakeState();
+        return TakeStateNews::Read;
+    }
+    return readTakeState(change->value, out, error) ? TakeStateNews::Read : TakeStateNews::Malformed;
 }
 
 TakeAck failedTakeAck(uint64_t request_id, bool record, std::string reason) {

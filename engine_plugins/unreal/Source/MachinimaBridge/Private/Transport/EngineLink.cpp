@@ -301,6 +301,11 @@ std::optional<protocol::Welcome> EngineLink::welcome() const {
     return welcome_;
 }
 
+std::optional<protocol::TakeState> EngineLink::takeState() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return take_state_;
+}
+
 void EngineLink::recordRtt(double rtt_ms) {
     std::lock_guard<std::mutex> lock(mutex_);
     counters_.rtt_ms_last = rtt_ms;
@@ -608,6 +613,31 @@ void EngineLink::replayControlState() {
     controls_ = std::move(replay);
 }
 
+void EngineLink::followTakeState(const Message& message) {
+    protocol::TakeState state;
+    std::string error;
+    const protocol::TakeStateNews news = protocol::takeStateFrom(message, state, error);
+    if (news == protocol::TakeStateNews::Malformed) {
+        // The state stays as it was; say why.
+        log(LinkLogLevel::Warning, std::string("unreadable take state from the server (") + protocol::messageKind(message) + "): " + error);
+        return;
+    }
+    if (news != protocol::TakeStateNews::Read) {
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (take_state_ && *take_state_ == state) {
+            return;
+        }
+        take_state_ = state;
+    }
+    log(LinkLogLevel::Info, "server: " + state.describe());
+    if (callbacks_.on_take_state) {
+        callbacks_.on_take_state(state);
+    }
+}
+
 void EngineLink::dispatch(ReceivedMessage&& msg) {
     Message& message = msg.message;
     if (const auto* welcome = std::get_if<protocol::Welcome>(&message)) {
@@ -724,12 +754,14 @@ void EngineLink::dispatch(ReceivedMessage&& msg) {
         if (callbacks_.on_session_event) {
             callbacks_.on_session_event(*event);
         }
+        followTakeState(message);
         return;
     }
     if (const auto* change = std::get_if<protocol::StateChange>(&message)) {
         if (callbacks_.on_state_change) {
             callbacks_.on_state_change(*change);
         }
+        followTakeState(message);
         return;
     }
     if (std::holds_alternative<protocol::Heartbeat>(message)) {

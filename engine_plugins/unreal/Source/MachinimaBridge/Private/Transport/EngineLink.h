@@ -1,6 +1,7 @@
 // The engine side of the bridge on a worker thread: connect, HELLO, heartbeats, reconnect with
 // backoff, latest-frame-wins sending, AUDIO chunks in order (bounded queue), controls that
-// survive reconnects, take start / stop with their answers read, clean shutdown.
+// survive reconnects, take start / stop with their answers read, the server's take state followed
+// (capability "session"), clean shutdown.
 //
 // Plain C++17 over cppzmq.  The owner runs run() on a thread of its choice (FRunnable in Unreal,
 // std::thread in the tests) and calls requestStop() + joins to end it; every other public
@@ -61,6 +62,11 @@ struct LinkCallbacks {
     std::function<void(std::shared_ptr<const ReceivedMessage>)> on_mocap;  // holds a protocol::Mocap
     std::function<void(const protocol::SessionEvent&)> on_session_event;    // capability "session"
     std::function<void(const protocol::StateChange&)> on_state_change;      // capability "session"
+    // Capability "session": the server's take state changed (a take started or stopped, whoever
+    // started it: this engine, another, OSC, the server's command line), or the SESSION snapshot
+    // after a WELCOME told it (no take yet: recording false, take empty).  Called after
+    // on_session_event / on_state_change, only when the state differs from takeState().
+    std::function<void(const protocol::TakeState&)> on_take_state;
     std::function<void(LinkLogLevel, const std::string&)> on_log;
 };
 
@@ -124,6 +130,9 @@ public:
     LinkState state() const { return state_.load(); }
     LinkCounters counters() const;
     std::optional<protocol::Welcome> welcome() const;
+    // The server's take state as last heard; nullopt before the server said anything (always
+    // without the capability "session", under which alone the server tells it).
+    std::optional<protocol::TakeState> takeState() const;
 
 private:
     struct PendingFrame {
@@ -157,6 +166,7 @@ private:
     uint64_t submitTake(bool record, protocol::MsgpackValue params);
     void reportTake(const protocol::TakeAck& ack);
     void failSentTakeRequests(const std::string& why);
+    void followTakeState(const protocol::Message& message);
     void dispatch(ReceivedMessage&& message);
     void drainWake();
     void drainMessages();
@@ -195,6 +205,7 @@ private:
     std::vector<double> rtt_ring_ms_;
     size_t rtt_next_ = 0;
     std::optional<protocol::Welcome> welcome_;
+    std::optional<protocol::TakeState> take_state_;
 };
 
 }  // namespace transport
