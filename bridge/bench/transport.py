@@ -11,6 +11,15 @@ bridge's overhead.  ``passthrough`` does no work, so the bridge runs it on the
 receiving thread; the ``threaded`` figures send the same frames through a
 one-stage pipeline that runs on its own thread (``cadence`` passing every
 frame), which is what every real pipeline pays: one thread hand-off each way.
+
+Warm-up: engines stream continuously, so what counts is the steady state.
+The first round trips of a size pay one-time costs on both paths (the C
+allocator's first multi-megabyte buffers come from fresh pages until its
+thresholds adapt, TCP windows grow, caches fill), and they fade over about a
+second; each size is therefore warmed up for ``warmup_s`` (at least
+``warmup`` round trips of each kind, interleaved like the measurement)
+before ``iterations`` are measured.  Run to run, on an otherwise idle 2-core
+machine, a size's ratio still varies by about ±0.05.
 """
 
 from __future__ import annotations
@@ -49,9 +58,10 @@ def _iterations_for(width: int, height: int, budget_s: float) -> int:
     return int(max(30, min(1500, budget_s / per_iter_s)))
 
 
-def run_transport_bench(sizes=DEFAULT_SIZES, budget_s_per_size: float = 4.0, warmup: int = 20) -> list[TransportResult]:
+def run_transport_bench(sizes=DEFAULT_SIZES, budget_s_per_size: float = 4.0, warmup: int = 20,
+                        warmup_s: float = 1.5) -> list[TransportResult]:
     with BenchServerProcess() as endpoints:
-        return measure_round_trips(endpoints["bridge"], endpoints["raw"], sizes, budget_s_per_size, warmup)
+        return measure_round_trips(endpoints["bridge"], endpoints["raw"], sizes, budget_s_per_size, warmup, warmup_s)
 
 
 def _bridge_round_trip(client: BridgeClient, index: int, color: np.ndarray, stream: int) -> None:
@@ -65,7 +75,7 @@ def _bridge_round_trip(client: BridgeClient, index: int, color: np.ndarray, stre
 
 
 def measure_round_trips(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s_per_size: float,
-             warmup: int) -> list[TransportResult]:
+             warmup: int, warmup_s: float = 1.5) -> list[TransportResult]:
     ctx = zmq.Context()
     raw = ctx.socket(zmq.DEALER)
     raw.setsockopt(zmq.LINGER, 0)
@@ -84,7 +94,16 @@ def measure_round_trips(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s
             raw_ms: list[float] = []
             bridge_ms: list[float] = []
             threaded_ms: list[float] = []
-            for i in range(warmup + n):
+            warm_until = time.perf_counter() + warmup_s
+            i = 0
+            while i < warmup or time.perf_counter() < warm_until:  # warm-up: the same interleaved round trips
+                raw.send_multipart(raw_parts, copy=False)
+                raw.recv_multipart(copy=False)
+                _bridge_round_trip(client, i, color, 0)
+                _bridge_round_trip(client, i, color, 1)
+                i += 1
+            first = i
+            for i in range(first, first + n):
                 t0 = time.perf_counter_ns()
                 raw.send_multipart(raw_parts, copy=False)
                 echoed = raw.recv_multipart(copy=False)
@@ -94,10 +113,9 @@ def measure_round_trips(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s
                 t2 = time.perf_counter_ns()
                 _bridge_round_trip(client, i, color, 1)
                 t3 = time.perf_counter_ns()
-                if i >= warmup:
-                    raw_ms.append((t1 - t0) / 1e6)
-                    bridge_ms.append((t2 - t1) / 1e6)
-                    threaded_ms.append((t3 - t2) / 1e6)
+                raw_ms.append((t1 - t0) / 1e6)
+                bridge_ms.append((t2 - t1) / 1e6)
+                threaded_ms.append((t3 - t2) / 1e6)
             client.close()
             b50, r50, t50 = float(np.median(bridge_ms)), float(np.median(raw_ms)), float(np.median(threaded_ms))
             results.append(TransportResult(
