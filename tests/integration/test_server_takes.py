@@ -110,10 +110,16 @@ def test_take_compaction_waits_until_the_live_stream_pauses(tmp_path: Path):
         assert _stream(client, scene, 0, 30) == 30
         server.stop_take()
         take_dir = tmp_path / "takes" / "quiet-later"
+        recorder = server.takes._finishing[-1]
         # frames keep flowing after the take: its raw segments wait, the live stream keeps the CPU
-        assert _stream(client, scene, 30, 45) == 45
-        assert len(pending_tables(take_dir)) >= 2
-        compactor = server.takes._finishing[-1].compactor
+        index = 30
+        deadline = time.monotonic() + 60
+        while recorder.wait(0) is None and time.monotonic() < deadline:  # until the take is written
+            assert _stream(client, scene, index, 10) == 10
+            index += 10
+        assert _stream(client, scene, index, 15) == 15
+        assert recorder.wait(0) is not None and len(pending_tables(take_dir)) >= 2
+        compactor = recorder.compactor
         assert compactor is not None and compactor.paused and compactor.done == 0
         # the engine stops sending: after a quiet spell the compactor runs and every segment is re-encoded
         deadline = time.monotonic() + 30
