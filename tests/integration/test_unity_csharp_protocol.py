@@ -13,7 +13,9 @@
   server is killed and after it says BYE, clean shutdown.
 * Takes from the C# session (BridgeSession.StartTake / StopTake, what TakeRecorderControl calls): a named
   take starts, frames go through, a second start and a stop with no take are refused with the server's
-  reason, a bad name is refused locally with the server's rule; the take is then read back with TakeReader.
+  reason, a bad name is refused locally with the server's rule; a session that declares no stream starts and
+  stops a take too (its take CONTROLs on stream 0, read back from the bytes sent); the takes are then read
+  back with TakeReader.
 * The server's take state (STATE ``bridge.take``, docs/protocol.md 6.13) followed by C# sessions with the
   capability "session" while this test starts and stops the take itself (``server.start_take``): a session
   joined before hears the start and the stop, one joining later finds the take in its snapshot, one
@@ -745,13 +747,28 @@ def test_csharp_session_starts_and_stops_a_take_on_the_real_server(built: Any, t
         after = probe.expect("after", 30)
         assert after == {"event": "after", "state": "Welcomed", "reconnects": 0, "pending": 0,
                          "last_request_id": same["request_id"]}
+
+        # a session that declared no stream (a director console) starts and stops a take: stream 0
+        director_started = probe.expect("streamless_started", 60)
+        assert director_started["ok"] and director_started["record"] and director_started["take"] == "scene-4-director"
+        assert Path(director_started["path"]) == takes_dir / "scene-4-director"
+        director_stopped = probe.expect("streamless_stopped", 30)
+        assert director_stopped["ok"] and not director_stopped["record"] and director_stopped["take"] == "scene-4-director"
+        assert director_stopped["status"] in ("stopping", "complete")
+        sent = probe.expect("streamless_sent", 30)
+        assert sent == {"event": "streamless_sent", "take_stream": 0,
+                        "start_request_id": director_started["request_id"], "start_stream": 0, "start_stage": "take",
+                        "stop_request_id": director_stopped["request_id"], "stop_stream": 0, "stop_stage": "take"}
         assert probe.proc.wait(30) == 0, "\n".join(probe.stderr[-40:])
     finally:
         if probe.proc.poll() is None:
             probe.proc.kill()
         server.stop()  # finishes the take's writers
 
-    assert sorted(p.name for p in takes_dir.iterdir()) == ["scene-4"], "the refused starts made no take"
+    assert sorted(p.name for p in takes_dir.iterdir()) == ["scene-4", "scene-4-director"], "the refused starts made no take"
+    director = TakeReader(takes_dir / "scene-4-director")
+    assert director.status == "complete" and director.name == "scene-4-director"
+    assert director.stream_keys() == [], "nobody streamed during the director's take"
     take = TakeReader(takes_dir / "scene-4")
     assert take.status == "complete" and take.name == "scene-4"
     (key,) = take.stream_keys()

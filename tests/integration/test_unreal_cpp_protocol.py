@@ -11,7 +11,8 @@
 * AUDIO (docs/protocol.md 6.14): the C++ and Python parsers agree on every field of AUDIO and of
   the stream's audio format, broken or not; float -> s16 follows the reference rule; sound cut into
   chunks flows beside frames through EngineLink, and the server's refusals come back as ERRORs;
-* takes: the take name rule matches the server's, EngineLink starts and stops a take; and the server's
+* takes: the take name rule matches the server's, EngineLink starts and stops a take, and so do a
+  stream-less EngineSession and EngineLink (HELLO without streams; the take CONTROL on stream 0); the server's
   take state (STATE ``bridge.take``) reaches EngineLinks with the capability "session" when this test
   starts and stops the take itself, from the snapshot for a link that joins during the take (the
   parsing of good and malformed values is checked by protocol_vectors_test).
@@ -447,14 +448,24 @@ def test_cpp_engine_link_starts_and_stops_a_take_on_the_real_server(cpp_programs
     stopped = report["stopped"]
     assert stopped["ok"] and not stopped["record"] and stopped["take"] == "scene-7"
     assert stopped["status"] in ("stopping", "complete") and Path(stopped["path"]) == takes_dir / "scene-7"
-    # the synchronous EngineSession: a used name, a bad name, no streams, nothing to stop
+    # the synchronous EngineSession: a used name, a bad name, nothing to stop
     assert not report["same_name"]["ok"] and "'scene-7' already exists" in report["same_name"]["reason"]
     assert report["session_bad_name"]["request_id"] == 0 and "starts with '-'" in report["session_bad_name"]["error"]
-    assert report["streamless"]["request_id"] == 0 and "declares no stream" in report["streamless"]["error"]
     assert not report["session_stop"]["ok"] and "no take is recording" in report["session_stop"]["reason"]
+    # no stream declared (a director console): an EngineSession starts a take, an EngineLink stops it, on stream 0
+    streamless = report["streamless"]
+    assert streamless["take_stream"] == 0, "a session with no stream sends the take CONTROL on stream 0"
+    director_started, director_stopped = streamless["started"], streamless["stopped"]
+    assert director_started["ok"] and director_started["record"] and director_started["take"] == "scene-7-director"
+    assert Path(director_started["path"]) == takes_dir / "scene-7-director"
+    assert director_stopped["ok"] and not director_stopped["record"] and director_stopped["take"] == "scene-7-director"
+    assert director_stopped["status"] in ("stopping", "complete")
     assert report["control_acks"] == 0, "take answers go to on_take_ack, not on_control_ack"
 
-    assert sorted(p.name for p in takes_dir.iterdir()) == ["scene-7"], "the refused starts made no take"
+    assert sorted(p.name for p in takes_dir.iterdir()) == ["scene-7", "scene-7-director"], "the refused starts made no take"
+    director = TakeReader(takes_dir / "scene-7-director")
+    assert director.status == "complete" and director.name == "scene-7-director"
+    assert director.stream_keys() == [], "nobody streamed during the director's take"
     take = TakeReader(takes_dir / "scene-7")
     assert take.status == "complete" and take.name == "scene-7"
     (key,) = take.stream_keys()

@@ -1097,11 +1097,11 @@ int runTake(const Args& args) {
     if (!session.open(timeout_ms, error)) {
         die(error);
     }
-    auto awaitSessionTake = [&](uint64_t request, bool record, const char* what) {
+    auto awaitTakeOn = [&](EngineSession& on, uint64_t request, bool record, const char* what) {
         ReceivedMessage msg;
         TakeAck read = failedTakeAck(request, record, "no answer");
         std::string await_error;
-        const bool got = request != 0 && session.await(
+        const bool got = request != 0 && on.await(
             [&](const Message& m) {
                 const auto* a = std::get_if<ControlAck>(&m);
                 return a != nullptr && a->request_id == request;
@@ -1114,16 +1114,39 @@ int runTake(const Args& args) {
         }
         return read;
     };
-    const TakeAck same_name = awaitSessionTake(session.startTake(name, error), true, "start with a used name");
+    const TakeAck same_name = awaitTakeOn(session, session.startTake(name, error), true, "start with a used name");
     std::string session_bad_name;
     const uint64_t session_bad = session.startTake("-dash-first", session_bad_name);
-    const TakeAck session_stop = awaitSessionTake(session.stopTake(error), false, "stop while idle");
+    const TakeAck session_stop = awaitTakeOn(session, session.stopTake(error), false, "stop while idle");
     session.close(true, "cpp take test done");
+
+    // No stream declared (a director console): the take CONTROL goes on stream 0.  A stream-less
+    // EngineSession starts the take NAME-director, a stream-less EngineLink stops it.
     SessionConfig no_streams = config;
+    no_streams.engine = "machinima-bridge C++ director console";
     no_streams.streams.clear();
     EngineSession streamless(context, no_streams);
+    if (!streamless.open(timeout_ms, error)) {
+        die("stream-less session: " + error);
+    }
+    const unsigned streamless_stream = streamless.takeStream();
     std::string streamless_error;
-    const uint64_t streamless_request = streamless.startTake(name + "-x", streamless_error);
+    const TakeAck streamless_started =
+        awaitTakeOn(streamless, streamless.startTake(name + "-director", streamless_error), true, "stream-less start");
+    expect(streamless_started.ok, "the stream-less session started a take: " + streamless_started.describe() + " " + streamless_error);
+    streamless.close(true, "cpp stream-less take test done");
+
+    {
+        std::lock_guard<std::mutex> lock(probe.mutex);
+        take_acks.clear();  // the director link numbers its requests from 1 again
+    }
+    EngineLink director(no_streams, options, callbacks);
+    std::thread director_worker([&] { director.run(); });
+    expect(probe.waitFor(30000, [&] { return probe.connects >= 2; }), "the stream-less EngineLink did not connect within 30 s");
+    const TakeAck streamless_stopped = awaitTake(director.stopTake(), "stream-less stop");
+    expect(streamless_stopped.ok, "the stream-less link stopped the take: " + streamless_stopped.describe());
+    director.requestStop();
+    director_worker.join();
 
     size_t misrouted = 0;
     {
@@ -1135,12 +1158,12 @@ int runTake(const Args& args) {
         "{\"mode\": \"take\", \"bad_name\": {\"request_id\": %llu, \"error\": %s}, \"stop_idle\": %s, \"started\": %s, "
         "\"frames\": %llu, \"results\": %zu, \"start_twice\": %s, \"stopped\": %s, \"same_name\": %s, "
         "\"session_bad_name\": {\"request_id\": %llu, \"error\": %s}, \"session_stop\": %s, "
-        "\"streamless\": {\"request_id\": %llu, \"error\": %s}, \"control_acks\": %zu, \"ok\": %s}\n",
+        "\"streamless\": {\"take_stream\": %u, \"started\": %s, \"stopped\": %s}, \"control_acks\": %zu, \"ok\": %s}\n",
         static_cast<unsigned long long>(bad_request), jsonString(bad_name_error).c_str(), takeAckJson(stop_idle).c_str(),
         takeAckJson(started).c_str(), static_cast<unsigned long long>(frames), results, takeAckJson(twice).c_str(),
         takeAckJson(stopped).c_str(), takeAckJson(same_name).c_str(), static_cast<unsigned long long>(session_bad),
-        jsonString(session_bad_name).c_str(), takeAckJson(session_stop).c_str(),
-        static_cast<unsigned long long>(streamless_request), jsonString(streamless_error).c_str(), misrouted,
+        jsonString(session_bad_name).c_str(), takeAckJson(session_stop).c_str(), streamless_stream,
+        takeAckJson(streamless_started).c_str(), takeAckJson(streamless_stopped).c_str(), misrouted,
         g_failures == 0 ? "true" : "false");
     return g_failures == 0 ? 0 : 1;
 }

@@ -231,8 +231,8 @@ namespace MachinimaBridge
         /// Start recording a take on the server (every engine's streams, controls, mocap and sound),
         /// named <paramref name="name"/> or, when null, take-YYYYMMDD-HHMMSS. Returns the request_id
         /// that <see cref="TakeAcknowledged"/> reports on, or -1 when not connected. Throws
-        /// ArgumentException for a name the server would refuse (TakeControl.NameProblem says why) and
-        /// InvalidOperationException when no StreamCamera declares a stream.
+        /// ArgumentException for a name the server would refuse (TakeControl.NameProblem says why).
+        /// Works without any StreamCamera too (the CONTROL then goes on stream 0).
         /// </summary>
         public long StartTake(string name = null)
         {

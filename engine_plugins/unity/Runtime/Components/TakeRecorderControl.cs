@@ -133,9 +133,8 @@ namespace MachinimaBridge
             {
                 StartTake(NextTakeName());
             }
-            catch (Exception e)
+            catch (ArgumentException e)
             {
-                if (!(e is ArgumentException) && !(e is InvalidOperationException)) throw;
                 Refused(e.Message);
             }
         }

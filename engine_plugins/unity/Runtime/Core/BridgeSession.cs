@@ -129,6 +129,7 @@ namespace MachinimaBridge.Core
 
         // request_id -> take start/stop awaiting its CONTROL_ACK (guarded by _submitLock)
         private readonly Dictionary<long, TakeRequest> _takeRequests = new Dictionary<long, TakeRequest>();
+        // the lowest declared stream id; -1 when none is declared (the take CONTROL then goes on stream 0)
         private readonly long _takeStream = -1;
         private volatile TakeAck _lastTakeAck;
         private volatile TakeState _takeState;
@@ -169,6 +170,13 @@ namespace MachinimaBridge.Core
             }
             _audio = new AudioOutbox(options.Streams, options.MaxQueuedAudioChunks);
         }
+
+        /// <summary>
+        /// The stream id a take CONTROL (StartTake / StopTake) carries: the lowest declared stream id, or
+        /// 0 when the session declares no stream (a director console, a remote control): the server
+        /// ignores the stream of a take CONTROL (docs/protocol.md 6.5), so any engine can start and stop takes.
+        /// </summary>
+        public long TakeStream { get { return _takeStream < 0 ? 0 : _takeStream; } }
 
         public SessionState State { get { return _state; } }
         public Welcome Welcome { get { return _welcome; } }
@@ -338,9 +346,9 @@ namespace MachinimaBridge.Core
         /// take-YYYYMMDD-HHMMSS). Queued like any CONTROL (sent once welcomed); returns its request_id.
         /// The answer comes through <see cref="TakeAcknowledged"/>: ok with the take's name, folder and
         /// start timecode, or refused (a take is already recording; a take of that name exists).
-        /// Throws ArgumentException when the name breaks the take name rule (TakeControl.NameProblem),
-        /// InvalidOperationException when the session declares no stream (the server takes a take
-        /// CONTROL on a declared stream only).
+        /// Throws ArgumentException when the name breaks the take name rule (TakeControl.NameProblem).
+        /// The CONTROL goes on the lowest declared stream id, or on stream 0 when the session declares
+        /// none (docs/protocol.md 6.5: the server ignores the stream of a take CONTROL).
         /// </summary>
         public long StartTake(string name = null)
         {
@@ -360,13 +368,8 @@ namespace MachinimaBridge.Core
 
         private long SubmitTake(bool record, MsgPackMap parameters)
         {
-            if (_takeStream < 0)
-            {
-                throw new InvalidOperationException("cannot " + (record ? "start" : "stop") + " a take: this session declares no stream, "
-                                                    + "and the server takes the \"take\" CONTROL on a declared stream only");
-            }
             long id = Interlocked.Increment(ref _nextRequestId);
-            var control = new Control { RequestId = id, Stream = _takeStream, Stage = TakeControl.Stage, Params = parameters };
+            var control = new Control { RequestId = id, Stream = TakeStream, Stage = TakeControl.Stage, Params = parameters };
             lock (_submitLock) _takeRequests[id] = new TakeRequest { Record = record };
             Enqueue(control);
             return id;

@@ -117,6 +117,12 @@ namespace MachinimaBridge.Standalone
             _dealer = IntPtr.Zero;
         }
 
+        /// <summary>
+        /// Raised on the sending thread with every message libzmq accepted (the parts as sent), for probes
+        /// that check what went on the wire; null (the default) costs nothing.
+        /// </summary>
+        public Action<IList<byte[]>> MessageSent;
+
         public bool TrySend(IList<byte[]> parts)
         {
             if (_dealer == IntPtr.Zero) return false;
@@ -131,6 +137,8 @@ namespace MachinimaBridge.Standalone
                     throw Failure("zmq_send part " + i);
                 }
             }
+            Action<IList<byte[]>> sent = MessageSent;
+            if (sent != null) sent(parts);
             return true;
         }
 

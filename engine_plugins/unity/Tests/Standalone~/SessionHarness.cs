@@ -17,12 +17,22 @@ namespace MachinimaBridge.Standalone
         private readonly LibZmqTransport _transport;
         public readonly List<string> StateLog = new List<string>();
 
-        public SessionHarness(BridgeSessionOptions options, bool reportStates)
+        /// <summary>With tapControls (parses every message sent: not for frame-heavy probes): every CONTROL the session put on the wire, parsed back from the bytes sent.</summary>
+        public readonly BlockingCollection<Control> SentControls = new BlockingCollection<Control>();
+
+        public SessionHarness(BridgeSessionOptions options, bool reportStates, bool tapControls = false)
         {
             ReportStates = reportStates;
             _transport = new LibZmqTransport();
+            if (tapControls) _transport.MessageSent = CollectControl;
             Session = new BridgeSession(_transport, options, this);
             Worker = new BridgeWorker(Session, _transport);
+        }
+
+        private void CollectControl(IList<byte[]> parts)
+        {
+            var control = MessageCodec.Parse(parts) as Control;
+            if (control != null) SentControls.Add(control);
         }
 
         public bool ReportStates { get; private set; }

@@ -5,8 +5,10 @@
 //   - a named take starts (the ack has its name, folder and start timecode), FRAMES frames with
 //     depth and mask go through in lock step, a second start is refused (already recording), the
 //     take stops (status "stopping" or "complete"), and starting a take of the same name again is
-//     refused (the folder exists).
-// The Python test then opens the take with bridge.takes.reader.TakeReader and checks the frames.
+//     refused (the folder exists);
+//   - then a session that declares no stream (a director console) starts and stops a take named
+//     TAKE_NAME-director: its take CONTROLs go out on stream 0 (checked on the bytes sent).
+// The Python test then opens the takes with bridge.takes.reader.TakeReader and checks the frames.
 // One JSON line per step on stdout; exits non-zero on the first failed check.
 using System;
 using System.Collections.Concurrent;
@@ -117,7 +119,45 @@ namespace MachinimaBridge.Standalone
                     .Add("pending", h.Session.PendingTakeRequests).Add("last_request_id", last == null ? -1 : last.RequestId).Print();
                 Require(h.Worker.Stop("take probe finished", 3000), "worker stopped");
             }
+            RunStreamless(endpoint, takeName + "-director");
             return 0;
+        }
+
+        /// <summary>A session with no stream in its HELLO starts and stops a take: the CONTROLs carry stream 0.</summary>
+        private static void RunStreamless(string endpoint, string takeName)
+        {
+            var options = new BridgeSessionOptions
+            {
+                Endpoint = endpoint,
+                Engine = "machinima-bridge C# director console",
+                Client = "machinima-bridge-unity/0.1.0 probe",
+                Session = "csharp-takes",
+                WelcomeTimeoutMs = 30000,
+            };
+            using (var h = new SessionHarness(options, false, true))
+            {
+                var acks = new BlockingCollection<TakeAck>();
+                h.Session.TakeAcknowledged += acks.Add;
+                h.Worker.Start();
+                Require(h.WaitUntil(() => h.Session.State == SessionState.Welcomed, 30000), "stream-less WELCOME within 30 s (" + h.Session.LastError + ")");
+                Require(h.Session.Welcome.Streams.Count == 0, "the stream-less session was granted no stream");
+
+                TakeAck started = AwaitTake(acks, h.Session.StartTake(takeName), "stream-less start");
+                Report("streamless_started", started).Print();
+                TakeAck stopped = AwaitTake(acks, h.Session.StopTake(), "stream-less stop");
+                Report("streamless_stopped", stopped).Print();
+
+                var sent = new JsonLine("streamless_sent").Add("take_stream", h.Session.TakeStream);
+                for (int i = 0; i < 2; i++)
+                {
+                    Control control;
+                    Require(h.SentControls.TryTake(out control, 5000), "take CONTROL " + (i + 1) + " seen on the wire");
+                    string prefix = i == 0 ? "start_" : "stop_";
+                    sent.Add(prefix + "request_id", control.RequestId).Add(prefix + "stream", control.Stream).Add(prefix + "stage", control.Stage);
+                }
+                sent.Print();
+                Require(h.Worker.Stop("stream-less take probe finished", 3000), "stream-less worker stopped");
+            }
         }
 
         /// <summary>

@@ -102,8 +102,9 @@ public:
 	 * OnTakeAck answers (ok with the take's name, folder and start timecode, or refused: a take is
 	 * already recording, the name is taken), or 0 when not connected or when Name breaks the take name
 	 * rule (1..128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit; the reason
-	 * is logged; UBridgeControlLibrary::CheckTakeName tells it beforehand). Sent once connected, on a
-	 * registered stream (the server needs one); never replayed after a reconnect.
+	 * is logged; UBridgeControlLibrary::CheckTakeName tells it beforehand). Sent once connected, on the
+	 * lowest registered stream, or on stream 0 when none is registered (a director console with no
+	 * camera may start and stop takes); never replayed after a reconnect.
 	 */
 	UFUNCTION(BlueprintCallable, Category = "Machinima Bridge|Take")
 	int64 StartTake(const FString& Name);

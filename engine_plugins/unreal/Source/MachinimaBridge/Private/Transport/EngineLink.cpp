@@ -553,17 +553,12 @@ void EngineLink::sendControls() {
     for (PendingControl& pending : controls) {
         std::string error;
         if (pending.take_record) {
-            // A take CONTROL goes to the lowest stream declared now (any declared stream will do).
+            // A take CONTROL goes to the lowest stream declared now, or to stream 0 when none is
+            // (the server ignores its stream).
             const bool record = *pending.take_record;
             const uint64_t id = pending.control.request_id;
-            uint16_t stream = 0;
-            bool sent = false;
-            if (!session_->takeStream(stream)) {
-                error = "this link declares no stream, and the server takes the \"take\" CONTROL on a declared stream only";
-            } else {
-                pending.control.stream = stream;
-                sent = session_->send(pending.control, true, nullptr, error) == SendStatus::Sent;
-            }
+            pending.control.stream = session_->takeStream();
+            const bool sent = session_->send(pending.control, true, nullptr, error) == SendStatus::Sent;
             bool failed = false;
             {
                 std::lock_guard<std::mutex> lock(mutex_);

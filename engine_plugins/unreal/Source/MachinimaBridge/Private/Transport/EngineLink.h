@@ -55,7 +55,7 @@ struct LinkCallbacks {
     std::function<void(const protocol::ControlAck&)> on_control_ack;
     // The answer to every startTake / stopTake, read (instead of on_control_ack, which gets it only
     // when this one is not set); also a failed TakeAck (no code) when the request was lost: not
-    // sent, no stream declared, or the connection went before the answer.
+    // sent, or the connection went before the answer.
     std::function<void(const protocol::TakeAck&)> on_take_ack;
     std::function<void(const protocol::Stats&)> on_stats;
     std::function<void(const protocol::Error&)> on_error;
@@ -118,7 +118,8 @@ public:
                            std::optional<double> glide_ms = std::nullopt);
     // Takes (docs/takes.md): queue a CONTROL to the stage "take" that starts recording a take named
     // `name` (empty: the server names it take-YYYYMMDD-HHMMSS) or stops the take recording.  Sent
-    // once connected, on the lowest declared stream; never replayed after a reconnect.  Returns the
+    // once connected, on the lowest declared stream (stream 0 when the link declares none: a
+    // director console may start and stop takes); never replayed after a reconnect.  Returns the
     // request id that on_take_ack reports on, or 0 when the name breaks the server's rule (the cause
     // in *error; nothing is queued).
     uint64_t startTake(const std::string& name = std::string(), std::string* error = nullptr);

@@ -137,38 +137,26 @@ uint64_t EngineSession::sendControl(uint16_t stream, const std::string& stage, c
     return send(control, true, nullptr, error) == SendStatus::Sent ? control.request_id : 0;
 }
 
-bool EngineSession::takeStream(uint16_t& stream) const {
+uint16_t EngineSession::takeStream() const {
     if (config_.streams.empty()) {
-        return false;
+        return 0;  // no stream declared: the server ignores a take CONTROL's stream, 0 will do
     }
-    stream = config_.streams.front().id;
+    uint16_t stream = config_.streams.front().id;
     for (const protocol::StreamDeclaration& declared : config_.streams) {
         stream = std::min(stream, declared.id);
     }
-    return true;
+    return stream;
 }
 
 uint64_t EngineSession::startTake(const std::string& name, std::string& error) {
     if (!name.empty() && !protocol::checkTakeName(name, error)) {
         return 0;
     }
-    uint16_t stream = 0;
-    if (!takeStream(stream)) {
-        error = "cannot start a take: this session declares no stream, and the server takes the \"take\" CONTROL "
-                "on a declared stream only";
-        return 0;
-    }
-    return sendControl(stream, protocol::kTakeStage, protocol::takeStartParams(name), std::nullopt, error);
+    return sendControl(takeStream(), protocol::kTakeStage, protocol::takeStartParams(name), std::nullopt, error);
 }
 
 uint64_t EngineSession::stopTake(std::string& error) {
-    uint16_t stream = 0;
-    if (!takeStream(stream)) {
-        error = "cannot stop a take: this session declares no stream, and the server takes the \"take\" CONTROL "
-                "on a declared stream only";
-        return 0;
-    }
-    return sendControl(stream, protocol::kTakeStage, protocol::takeStopParams(), std::nullopt, error);
+    return sendControl(takeStream(), protocol::kTakeStage, protocol::takeStopParams(), std::nullopt, error);
 }
 
 int64_t EngineSession::heartbeatIntervalNs() const {

@@ -66,15 +66,17 @@ public:
     // A CONTROL with the next request id (returned), or 0 when it could not be sent.
     uint64_t sendControl(uint16_t stream, const std::string& stage, const protocol::MsgpackValue& params,
                          std::optional<double> glide_ms, std::string& error);
-    // Takes (docs/takes.md): a CONTROL to the stage "take" of the first declared stream that starts
-    // recording a take named `name` (empty: the server names it take-YYYYMMDD-HHMMSS), or stops the
-    // take recording.  Returns the request id, or 0 with the cause in `error`: a name the server
-    // would refuse (protocol::checkTakeName), no stream declared, not sent.  Read the CONTROL_ACK
-    // that answers it (receive / await) with protocol::readTakeAck.
+    // Takes (docs/takes.md): a CONTROL to the stage "take" (on takeStream()) that starts recording a
+    // take named `name` (empty: the server names it take-YYYYMMDD-HHMMSS), or stops the take
+    // recording.  A session that declares no stream (a director console) may do it too.  Returns
+    // the request id, or 0 with the cause in `error`: a name the server would refuse
+    // (protocol::checkTakeName), not sent.  Read the CONTROL_ACK that answers it (receive / await)
+    // with protocol::readTakeAck.
     uint64_t startTake(const std::string& name, std::string& error);
     uint64_t stopTake(std::string& error);
-    // The stream a take CONTROL goes to (the lowest declared id); false when none is declared.
-    bool takeStream(uint16_t& stream) const;
+    // The stream a take CONTROL goes to: the lowest declared id, or 0 when none is declared (the
+    // server ignores the stream of a take CONTROL, docs/protocol.md 6.5).
+    uint16_t takeStream() const;
 
     // Liveness (section 7.6).  Sends a HEARTBEAT when nothing was sent for heartbeat_ms, and also
     // when nothing was heard for heartbeat_ms (so a server that vanished while frames stream is
