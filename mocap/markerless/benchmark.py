@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -59,40 +60,66 @@ def _median_ms(samples_s: list[float]) -> float:
     return round(statistics.median(samples_s) * 1000.0, 3)
 
 
+def _side_by_side(clip: Any, bare: Callable[[Any], Any], full: Callable[[Any, float], tuple[bool, Any]],
+                  warmup: int) -> tuple[list[float], list[float], int, list[Any]]:
+    """Each frame through the bare MediaPipe call and through our capture, timed in the same loop.
+
+    Returns the times after ``warmup`` frames (bare, full), how many of those found someone, and what
+    ``full`` kept of every frame (landmarks to time the conversion alone afterwards)."""
+    bare_times: list[float] = []
+    full_times: list[float] = []
+    found = 0
+    kept: list[Any] = []
+    for index, rgb in enumerate(clip):
+        started = time.perf_counter()
+        bare(rgb)
+        bare_s = time.perf_counter() - started
+        started = time.perf_counter()
+        hit, item = full(rgb, index / 30.0)
+        full_s = time.perf_counter() - started
+        if index >= warmup:
+            bare_times.append(bare_s)
+            full_times.append(full_s)
+            found += int(hit)
+        if item is not None:
+            kept.append(item)
+    return bare_times, full_times, found, kept
+
+
+def _each_timed(items: list[Any], convert: Callable[[Any, float], Any]) -> list[float]:
+    times = []
+    for index, item in enumerate(items):
+        started = time.perf_counter()
+        convert(item, index / 30.0)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def _check_counts(frames: int, warmup: int) -> None:
+    if frames < 1 or warmup < 0:
+        raise ValueError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
+
+
 def measure_body_costs(frames: int = 60, warmup: int = 5) -> dict[str, float | int]:
     """Markerless body capture: ``webcam_pose_ms`` beside ``mediapipe_pose_ms`` and the conversion alone."""
     from mocap.markerless.body_tracker import MarkerlessBodyCapture, MarkerlessBodyTracker
 
-    if frames < 1 or warmup < 0:
-        raise ValueError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
+    _check_counts(frames, warmup)
     mp = import_mediapipe()
     bare_pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False)
     body = MarkerlessBodyCapture(video=True)
-    bare_times, full_times, found = [], [], 0
-    stored = []
+
+    def full(rgb: Any, t_s: float) -> tuple[bool, Any]:
+        result = body.process(rgb, t_s)
+        return result.found, result.landmarks
+
     try:
-        for index, rgb in enumerate(body_clip(frames + warmup)):
-            started = time.perf_counter()
-            bare_pose.process(rgb)
-            bare_s = time.perf_counter() - started
-            started = time.perf_counter()
-            result = body.process(rgb, index / 30.0)
-            full_s = time.perf_counter() - started
-            if index >= warmup:
-                bare_times.append(bare_s)
-                full_times.append(full_s)
-                found += int(result.found)
-            if result.landmarks is not None:
-                stored.append(result.landmarks)
+        bare_times, full_times, found, stored = _side_by_side(body_clip(frames + warmup), bare_pose.process, full,
+                                                              warmup)
     finally:
         bare_pose.close()
         body.close()
-    tracker = MarkerlessBodyTracker()
-    conversion_times = []
-    for index, landmarks in enumerate(stored):
-        started = time.perf_counter()
-        tracker.update(landmarks, index / 30.0)
-        conversion_times.append(time.perf_counter() - started)
+    conversion_times = _each_timed(stored, MarkerlessBodyTracker().update)
     webcam_pose_ms = _median_ms(full_times)
     mediapipe_pose_ms = _median_ms(bare_times)
     return {
@@ -114,36 +141,23 @@ def measure_face_costs(frames: int = 60, warmup: int = 5) -> dict[str, float | i
     """Face capture: ``face_capture_ms`` beside ``mediapipe_face_mesh_ms`` and the conversion alone."""
     from mocap.face_capture.face_tracker import FaceCapture, FaceTracker
 
-    if frames < 1 or warmup < 0:
-        raise ValueError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
+    _check_counts(frames, warmup)
     mp = import_mediapipe()
     bare_mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True)
     face = FaceCapture(video=True)
-    bare_times, full_times, found = [], [], 0
-    meshes = []
+
+    def full(rgb: Any, t_s: float) -> tuple[bool, Any]:
+        frame = face.process(rgb, t_s)
+        return frame.found, frame.mesh_px
+
     try:
-        for index, rgb in enumerate(face_clip(frames + warmup)):
-            started = time.perf_counter()
-            bare_mesh.process(rgb)
-            bare_s = time.perf_counter() - started
-            started = time.perf_counter()
-            frame = face.process(rgb, index / 30.0)
-            full_s = time.perf_counter() - started
-            if index >= warmup:
-                bare_times.append(bare_s)
-                full_times.append(full_s)
-                found += int(frame.found)
-            if frame.mesh_px is not None:
-                meshes.append(frame.mesh_px)
+        bare_times, full_times, found, meshes = _side_by_side(face_clip(frames + warmup), bare_mesh.process, full,
+                                                              warmup)
     finally:
         bare_mesh.close()
         face.close()
     tracker = FaceTracker()
-    conversion_times = []
-    for index, mesh in enumerate(meshes):
-        started = time.perf_counter()
-        tracker.face_pose(tracker.update(mesh, index / 30.0))
-        conversion_times.append(time.perf_counter() - started)
+    conversion_times = _each_timed(meshes, lambda mesh, t_s: tracker.face_pose(tracker.update(mesh, t_s)))
     face_capture_ms = _median_ms(full_times)
     bare_ms = _median_ms(bare_times)
     return {

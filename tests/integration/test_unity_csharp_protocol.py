@@ -56,6 +56,7 @@ from bridge.protocol.messages import (
 )
 from bridge.protocol.planes import Plane, PlaneDescriptor
 from bridge.protocol.session_messages import SessionEvent, SessionMember, StateChange
+from take_name_cases import server_accepts_take_name, take_name_cases
 
 try:  # the MOCAP pose layout (docs/protocol.md 6.11) and the server's check of it
     from bridge.mocap_wire_check import check_mocap_message
@@ -656,27 +657,6 @@ def test_live_csharp_audio_beside_frames_against_the_real_server(built: Any) -> 
 
 
 # ---------------------------------------------------------------------------------------------- takes
-
-
-def take_name_cases() -> list[str]:
-    """Names on both sides of the take name rule (bridge/takes/layout.py): edges, Unicode look-alikes, random."""
-    rng = np.random.default_rng(5)
-    alphabet = "aZ09._- /\\:\n\t\u00e9\u0661\uff21"
-    names = ["scene-4", "a", "7", "Take_01.v2", "x..", "z-", "a" * 128, "a" * 129, "", ".hidden", "-x", "_x",
-             "scene 4", "a/b", "a\\b", "a\n", "\na", "caf\u00e9", "\u0661", "\uff21bc", "..", "a\x00b", "CON", "take-\U0001f3ac"]
-    names += ["".join(rng.choice(list(alphabet), size=int(rng.integers(1, 12)))) for _ in range(200)]
-    return names
-
-
-def server_accepts_take_name(name: str) -> bool:
-    """The server's rule, except that its regex lets one trailing newline through (``$``): the plugins refuse that."""
-    from bridge.takes.layout import check_take_name
-
-    try:
-        check_take_name(name)
-    except ValueError:
-        return False
-    return not name.endswith("\n")
 
 
 @needs_mono

@@ -46,6 +46,7 @@ from bridge.protocol.errors import ProtocolError
 from bridge.protocol.messages import Hello, StreamDeclaration, parse_message, serialize_message
 from bridge.server import BridgeServer
 from bridge.server_config import ServerConfig
+from take_name_cases import server_accepts_take_name, take_name_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
@@ -372,29 +373,8 @@ def test_cpp_audio_beside_frames_against_the_real_server(cpp_programs):
 # ---------------------------------------------------------------------------------------------- takes
 
 
-def _take_name_cases() -> list[str]:
-    """Names on both sides of the take name rule (bridge/takes/layout.py): edges, Unicode look-alikes, random."""
-    rng = np.random.default_rng(5)
-    alphabet = "aZ09._- /\\:\n\t\u00e9\u0661\uff21"
-    names = ["scene-4", "a", "7", "Take_01.v2", "x..", "z-", "a" * 128, "a" * 129, "", ".hidden", "-x", "_x",
-             "scene 4", "a/b", "a\\b", "a\n", "\na", "caf\u00e9", "\u0661", "\uff21bc", "..", "a\x00b", "CON", "take-\U0001f3ac"]
-    names += ["".join(rng.choice(list(alphabet), size=int(rng.integers(1, 12)))) for _ in range(200)]
-    return names
-
-
-def _server_accepts_take_name(name: str) -> bool:
-    """The server's rule, except that its regex lets one trailing newline through (``$``): the plugins refuse that."""
-    from bridge.takes.layout import check_take_name
-
-    try:
-        check_take_name(name)
-    except ValueError:
-        return False
-    return not name.endswith("\n")
-
-
 def test_cpp_take_name_rule_matches_the_server(cpp_programs, tmp_path):
-    names = _take_name_cases()
+    names = take_name_cases()
     (tmp_path / "names.hex").write_text("".join(n.encode("utf-8").hex() + "\n" for n in names), encoding="ascii")
     proc = _run([cpp_programs.vectors_test, "--take-names", tmp_path / "names.hex"], timeout_s=60)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -403,7 +383,7 @@ def test_cpp_take_name_rule_matches_the_server(cpp_programs, tmp_path):
     accepted = 0
     for name, verdict in zip(names, verdicts):
         assert verdict["hex"] == name.encode("utf-8").hex()
-        want = _server_accepts_take_name(name)
+        want = server_accepts_take_name(name)
         assert verdict["valid"] is want, f"{name!r}: C++ says {verdict['problem']!r}, the server {'accepts' if want else 'refuses'} it"
         if not want:
             assert "letters, digits, '.', '_' or '-'" in verdict["problem"], verdict["problem"]
