@@ -122,7 +122,10 @@ def test_a_stalled_engine_gets_only_the_newest_pose_and_does_not_slow_others(ser
             msg = _pose_message("actor", float(i % 90))
             sent_t_ns.append(msg.fields["t_ns"])
             sender.send(msg)
-        got = [m for m in _collect(watcher, 2.0) if isinstance(m, Mocap)]
+        got: list[Mocap] = []
+        deadline = time.monotonic() + 20.0  # a bound for a loaded machine; normally well under a second
+        while (not got or got[-1].fields["t_ns"] != sent_t_ns[-1]) and time.monotonic() < deadline:
+            got += [m for m in _collect(watcher, 0.5) if isinstance(m, Mocap)]
         assert got and got[-1].fields["t_ns"] == sent_t_ns[-1]  # the reading engine saw the newest pose
         assert server.mocap_relay.replaced > 0  # older poses for the stalled engine were superseded, not queued
         pending = server.mocap_relay._pending
