@@ -144,9 +144,9 @@ class BridgeClient:
         """Send one AUDIO chunk: int16 samples shaped (samples,) or (samples, channels), interleaved on the wire;
         ``t_capture_ns`` (the first sample's time, on the same clock as the frames') defaults to now minus the
         chunk's duration, as for sound that has just been captured.  False if the send queue is full."""
+        chunk = Audio.from_array(stream, index, t_capture_ns or 0, sample_rate_hz, pcm)
         if t_capture_ns is None:
-            t_capture_ns = max(0, time.monotonic_ns() - len(pcm) * 1_000_000_000 // sample_rate_hz)
-        chunk = Audio.from_array(stream, index, t_capture_ns, sample_rate_hz, pcm)
+            chunk.t_capture_ns = max(0, time.monotonic_ns() - chunk.duration_ns)
         return self.send(chunk, block=block)
 
     def control(self, stream: int, stage: str, params: dict[str, Any], *, glide_ms: float | None = None,

@@ -28,7 +28,6 @@ class StreamRuntime:
     take_key: str = ""  # names this stream in a recorded take
     last_index: int = -1  # index of the last FRAME received (controls are recorded before the next one)
     last_audio_index: int = -1  # index of the last AUDIO chunk accepted
-    audio_chunks: int = 0
 
     def check_audio(self, chunk: Audio) -> None:
         """An AUDIO chunk must match the stream's declared audio format and come after the previous one."""

@@ -27,7 +27,7 @@ MAX_REMEMBERED_LAYOUTS = 1024  # performers whose name lists are remembered (lea
 
 
 def _refusal(exc: PoseWireError) -> ProtocolError:
-    code = ErrorCode.PLANE_MISMATCH if "part is" in str(exc) else ErrorCode.BAD_FIELD
+    code = ErrorCode.PLANE_MISMATCH if exc.size_mismatch else ErrorCode.BAD_FIELD
     return ProtocolError(code, str(exc), kind="MOCAP")
 
 

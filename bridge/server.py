@@ -431,7 +431,6 @@ class BridgeServer:
         runtime = self._declared_stream(session, msg)
         runtime.check_audio(msg)
         runtime.last_audio_index = msg.index
-        runtime.audio_chunks += 1
         if self.takes.recorder is not None:
             self.takes.on_audio(runtime.take_key, msg)
 

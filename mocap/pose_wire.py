@@ -65,7 +65,14 @@ _F32_LE = np.dtype("<f4")
 
 
 class PoseWireError(ValueError):
-    """A MOCAP pose message that does not follow the layout; the message names the field or size."""
+    """A MOCAP pose message that does not follow the layout; the message names the field or size.
+
+    ``size_mismatch`` is true when the binary part has the wrong length for its header (a receiver reports
+    that as a part problem, everything else as a bad field)."""
+
+    def __init__(self, message: str, *, size_mismatch: bool = False) -> None:
+        super().__init__(message)
+        self.size_mismatch = size_mismatch
 
 
 @dataclass(frozen=True)
@@ -246,7 +253,8 @@ def _checked_values(layout: PoseLayout, payload: bytes | bytearray | memoryview)
         raise PoseWireError(
             f"MOCAP pose part is {size} bytes; {len(layout.bones)} bones, {len(layout.positions)} positions, "
             f"{len(layout.blend_names)} blendshapes{' and confidences' if layout.with_confidence else ''} "
-            f"need {4 * value_count}"
+            f"need {4 * value_count}",
+            size_mismatch=True,
         )
     values = np.frombuffer(payload, dtype=_F32_LE, count=value_count).astype(np.float64)
     if not math.isfinite(float(values.dot(values))):  # a NaN or an infinity makes the sum of squares non-finite

@@ -16,7 +16,7 @@ or the new one (already durable); at worst a stray file is left, which
 nothing else wants, and it shares no interpreter lock with the server.  Even
 idle-priority work slows a CPU-bound live pipeline on a small machine (it
 evicts the model's caches and must be preempted at every wake-up: measured
-at 640x360 on 2 cores, re-encoding beside the default pipeline cost ~20 % of
+at 640x360 on 2 cores, re-encoding beside the default pipeline cost ~10 % of
 its frame rate), so the compactor can be paused: the ``idle`` policy
 (``COMPACTION_POLICIES``, the server's default) runs it only while no frames
 are flowing, ``always`` runs it beside the live stream (right where the
@@ -41,18 +41,15 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
-import cv2
-import numpy as np
 
 from bridge.takes.layout import (
     PART_SUFFIX, STREAMS_DIR, TakeFormatError, commit_file, is_being_recorded, read_json, write_json_atomic,
 )
-from bridge.takes.segments import RAW_CODEC, RAW_SUFFIX, tag_bt601, yuv420_frame
+from bridge.takes.segments import RAW_CODEC, RAW_SUFFIX, open_final_video, pad_to_even
 
 log = logging.getLogger(__name__)
 
@@ -73,35 +70,20 @@ class CompactResult:
 
 def _encode_final(raw: Path, part: Path, final: dict[str, Any], width: int, height: int, expected: int,
                   rate: int) -> int:
-    codec, container_format = str(final["codec"]), str(final["container"])
-    yuv = container_format == "mp4"  # outputs: H.264 yuv420p, odd sizes padded by one edge pixel
-    pad = (height % 2, width % 2) if yuv else (0, 0)
-    frames = 0
-    with av.open(str(raw)) as source, av.open(str(part), "w", format=container_format) as target:
-        stream = target.add_stream(codec, rate=Fraction(rate, 1))
-        stream.width, stream.height = width + pad[1], height + pad[0]
-        stream.pix_fmt = "yuv420p" if yuv else "rgb24"
-        stream.codec_context.options = {str(k): str(v) for k, v in dict(final.get("options", {})).items()}
-        stream.codec_context.thread_count = 1
-        if yuv:
-            tag_bt601(stream.codec_context)
-        for decoded in source.decode(video=0):
-            if frames >= expected:
-                break
-            if yuv:
+    """Decode the raw segment and write it as ``final`` (the writers' own video code); returns the frames."""
+    video = open_final_video(part, final, width, height, rate, threads=1)
+    try:
+        with av.open(str(raw)) as source:
+            for decoded in source.decode(video=0):
+                if video.count >= expected:
+                    break
                 rgb = decoded.to_ndarray(format="rgb24")
-                if pad != (0, 0):
-                    rgb = cv2.copyMakeBorder(rgb, 0, pad[0], 0, pad[1], cv2.BORDER_REPLICATE)
-                frame = yuv420_frame(np.ascontiguousarray(rgb))
-            else:
-                frame = decoded if decoded.format.name == "rgb24" else decoded.reformat(format="rgb24")
-            frame.pts = frames
-            for packet in stream.encode(frame):
-                target.mux(packet)
-            frames += 1
-        for packet in stream.encode(None):
-            target.mux(packet)
-    return frames
+                video.add(pad_to_even(rgb) if final["container"] == "mp4" else rgb)
+    except BaseException:
+        video.abandon()
+        raise
+    video.close()
+    return video.count
 
 
 def compact_segment(table_path: Path, fsync: bool = True, rate: int = 30) -> CompactResult:

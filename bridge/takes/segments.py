@@ -213,7 +213,7 @@ def yuv420_frame(rgb: np.ndarray) -> av.VideoFrame:
     return frame
 
 
-class _VideoSegment:
+class VideoSegment:
     """One open PyAV container with one video stream, frames numbered 0, 1, 2... at the nominal rate."""
 
     def __init__(self, part: Path, container_format: str, codec: str, pix_fmt: str, width: int, height: int,
@@ -250,6 +250,25 @@ class _VideoSegment:
         self.container.close()
 
 
+def open_final_video(path: Path, final: dict[str, Any], width: int, height: int, rate: int,
+                     threads: int) -> VideoSegment:
+    """A segment video in its final form (``EncodingSettings.final_video``): H.264 yuv420p for ``mp4`` (sides
+    padded to even, see ``pad_to_even``), RGB otherwise."""
+    if final["container"] == "mp4":
+        return VideoSegment(path, "mp4", final["codec"], "yuv420p", width + width % 2, height + height % 2, rate,
+                            final["options"], threads)
+    return VideoSegment(path, final["container"], final["codec"], "rgb24", width, height, rate, final["options"],
+                        threads)
+
+
+def pad_to_even(rgb: np.ndarray) -> np.ndarray:
+    """An odd-sized picture grown by one edge pixel to even sides (yuv420p needs them; readers crop it off)."""
+    height, width = rgb.shape[:2]
+    if not (width % 2 or height % 2):
+        return rgb
+    return cv2.copyMakeBorder(rgb, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+
+
 class _PictureSegmentWriter(_SegmentWriter):
     """A segment writer whose pictures go into one video file per segment: raw while deferred (the compactor
     re-encodes it into ``final``), else encoded live.  Subclasses say how the final form is opened."""
@@ -259,7 +278,7 @@ class _PictureSegmentWriter(_SegmentWriter):
         super().__init__(folder, stream_key, segment_ns, timecode, commit)
         self.settings = settings
         self.rate = rate
-        self._video: _VideoSegment | None = None
+        self._video: VideoSegment | None = None
         self._paths_video: tuple[Path, Path] | None = None
         self._size: tuple[int, int] | None = None
         self._deferred = False
@@ -275,16 +294,14 @@ class _PictureSegmentWriter(_SegmentWriter):
             self._deferred = self.settings.defers(width, height, self.rate)
             if self._deferred:
                 self._paths_video = self._paths(RAW_SUFFIX)
-                self._video = _VideoSegment(self._paths_video[0], RAW_CONTAINER, RAW_CODEC, "rgb24", width, height,
+                self._video = VideoSegment(self._paths_video[0], RAW_CONTAINER, RAW_CODEC, "rgb24", width, height,
                                             self.rate, {}, 1)
             else:
                 final = self.settings.final_video(self.KIND)
                 self._paths_video = self._paths(final["suffix"])
-                self._video = self._open_final(self._paths_video[0], final, width, height)
+                self._video = open_final_video(self._paths_video[0], final, width, height, self.rate,
+                                               self.settings.threads)
             self._opened()
-
-    def _open_final(self, path: Path, final: dict[str, Any], width: int, height: int) -> _VideoSegment:
-        raise NotImplementedError  # pragma: no cover - abstract
 
     def _opened(self) -> None:
         """A segment was opened (subclasses open their side files)."""
@@ -342,10 +359,6 @@ class InputSegmentWriter(_PictureSegmentWriter):
             record["mask"] = self._add_plane(f"mask_{position:05d}", np.asarray(mask, dtype=np.uint8))
         self.records.append(record)
 
-    def _open_final(self, path: Path, final: dict[str, Any], width: int, height: int) -> _VideoSegment:
-        return _VideoSegment(path, final["container"], final["codec"], "rgb24", width, height, self.rate,
-                             final["options"], self.settings.threads)
-
     def _opened(self) -> None:
         self._paths_planes = self._paths(".npz")
 
@@ -389,15 +402,9 @@ class OutputSegmentWriter(_PictureSegmentWriter):
         height, width = rgb.shape[:2]
         self._roll_for(t_ns, width, height)
         assert self._video is not None
-        if not self._deferred and (width % 2 or height % 2):
-            rgb = cv2.copyMakeBorder(rgb, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
-        self._video.add(rgb)
+        self._video.add(rgb if self._deferred else pad_to_even(rgb))
         self.records.append({"index": int(index), "t_ns": int(t_ns), "timecode": self.timecode.at(t_ns),
                              "held": bool(held)})
-
-    def _open_final(self, path: Path, final: dict[str, Any], width: int, height: int) -> _VideoSegment:
-        return _VideoSegment(path, final["container"], final["codec"], "yuv420p", width + width % 2,
-                             height + height % 2, self.rate, final["options"], self.settings.threads)
 
     def _close_files(self) -> tuple[list[tuple[Path, Path]], dict[str, Any]]:
         video_paths, table = self._close_video()

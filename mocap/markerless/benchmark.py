@@ -95,6 +95,14 @@ def _each_timed(items: list[Any], convert: Callable[[Any, float], Any]) -> list[
     return times
 
 
+def _summary(full_times: list[float], bare_times: list[float],
+             conversion_times: list[float]) -> tuple[float, float, float, float]:
+    """Medians in ms of our capture, the bare MediaPipe call and the conversion alone, and capture / bare."""
+    full_ms, bare_ms = _median_ms(full_times), _median_ms(bare_times)
+    conversion_ms = _median_ms(conversion_times) if conversion_times else float("nan")
+    return full_ms, bare_ms, conversion_ms, round(full_ms / bare_ms, 3) if bare_ms else float("nan")
+
+
 def _check_counts(frames: int, warmup: int) -> None:
     if frames < 1 or warmup < 0:
         raise ValueError(f"need frames >= 1 and warmup >= 0, got {frames}, {warmup}")
@@ -119,14 +127,13 @@ def measure_body_costs(frames: int = 60, warmup: int = 5) -> dict[str, float | i
     finally:
         bare_pose.close()
         body.close()
-    conversion_times = _each_timed(stored, MarkerlessBodyTracker().update)
-    webcam_pose_ms = _median_ms(full_times)
-    mediapipe_pose_ms = _median_ms(bare_times)
+    full_ms, bare_ms, conversion_ms, ratio = _summary(full_times, bare_times,
+                                                      _each_timed(stored, MarkerlessBodyTracker().update))
     return {
-        "webcam_pose_ms": webcam_pose_ms,
-        "mediapipe_pose_ms": mediapipe_pose_ms,
-        "pose_conversion_ms": _median_ms(conversion_times) if conversion_times else float("nan"),
-        "webcam_pose_over_bare": round(webcam_pose_ms / mediapipe_pose_ms, 3) if mediapipe_pose_ms else float("nan"),
+        "webcam_pose_ms": full_ms,
+        "mediapipe_pose_ms": bare_ms,
+        "pose_conversion_ms": conversion_ms,
+        "webcam_pose_over_bare": ratio,
         "webcam_pose_target_ms": WEBCAM_POSE_TARGET_MS,
         "body_frames_found": found,
     }
@@ -157,14 +164,13 @@ def measure_face_costs(frames: int = 60, warmup: int = 5) -> dict[str, float | i
         bare_mesh.close()
         face.close()
     tracker = FaceTracker()
-    conversion_times = _each_timed(meshes, lambda mesh, t_s: tracker.face_pose(tracker.update(mesh, t_s)))
-    face_capture_ms = _median_ms(full_times)
-    bare_ms = _median_ms(bare_times)
+    full_ms, bare_ms, conversion_ms, ratio = _summary(
+        full_times, bare_times, _each_timed(meshes, lambda mesh, t_s: tracker.face_pose(tracker.update(mesh, t_s))))
     return {
-        "face_capture_ms": face_capture_ms,
+        "face_capture_ms": full_ms,
         "mediapipe_face_mesh_ms": bare_ms,
-        "face_conversion_ms": _median_ms(conversion_times) if conversion_times else float("nan"),
-        "face_capture_over_bare": round(face_capture_ms / bare_ms, 3) if bare_ms else float("nan"),
+        "face_conversion_ms": conversion_ms,
+        "face_capture_over_bare": ratio,
         "face_frames_found": found,
     }
 

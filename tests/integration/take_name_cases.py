@@ -7,6 +7,9 @@ names from an alphabet that mixes allowed and refused characters.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from bridge.takes.layout import check_take_name
@@ -28,3 +31,25 @@ def server_accepts_take_name(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def write_names_hex(path: Path, names: list[str]) -> Path:
+    """The names as UTF-8 hex, one per line (how the C# and C++ checkers read them)."""
+    path.write_text("".join(n.encode("utf-8").hex() + "\n" for n in names), encoding="ascii")
+    return path
+
+
+def assert_verdicts_match_the_server(names: list[str], stdout: str, plugin: str) -> None:
+    """Each JSON line a checker printed (``hex``, ``valid``, ``problem``) agrees with the server on its name."""
+    verdicts = [json.loads(line) for line in stdout.splitlines()]
+    assert len(verdicts) == len(names)
+    accepted = 0
+    for name, verdict in zip(names, verdicts):
+        assert verdict["hex"] == name.encode("utf-8").hex()
+        want = server_accepts_take_name(name)
+        assert verdict["valid"] is want, (
+            f"{name!r}: {plugin} says {verdict['problem']!r}, the server {'accepts' if want else 'refuses'} it")
+        if not want:
+            assert "letters, digits, '.', '_' or '-'" in verdict["problem"], verdict["problem"]
+        accepted += want
+    assert 10 <= accepted <= len(names) - 10, "the cases must cover both verdicts"

@@ -56,7 +56,7 @@ from bridge.protocol.messages import (
 )
 from bridge.protocol.planes import Plane, PlaneDescriptor
 from bridge.protocol.session_messages import SessionEvent, SessionMember, StateChange
-from take_name_cases import server_accepts_take_name, take_name_cases
+from take_name_cases import assert_verdicts_match_the_server, take_name_cases, write_names_hex
 
 try:  # the MOCAP pose layout (docs/protocol.md 6.11) and the server's check of it
     from bridge.mocap_wire_check import check_mocap_message
@@ -662,20 +662,10 @@ def test_live_csharp_audio_beside_frames_against_the_real_server(built: Any) -> 
 @needs_mono
 def test_csharp_take_name_rule_matches_the_server(built: Any, tmp_path: Path) -> None:
     names = take_name_cases()
-    (tmp_path / "names.hex").write_text("".join(n.encode("utf-8").hex() + "\n" for n in names), encoding="ascii")
+    write_names_hex(tmp_path / "names.hex", names)
     proc = csharp.run_probe(TOOLCHAIN, built, "take-names", str(tmp_path / "names.hex"), timeout_s=60)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    verdicts = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert len(verdicts) == len(names)
-    accepted = 0
-    for name, verdict in zip(names, verdicts):
-        assert verdict["hex"] == name.encode("utf-8").hex()
-        want = server_accepts_take_name(name)
-        assert verdict["valid"] is want, f"{name!r}: C# says {verdict['problem']!r}, the server {'accepts' if want else 'refuses'} it"
-        if not want:
-            assert "letters, digits, '.', '_' or '-'" in verdict["problem"], verdict["problem"]
-        accepted += want
-    assert 10 <= accepted <= len(names) - 10, "the cases must cover both verdicts"
+    assert_verdicts_match_the_server(names, proc.stdout, "C#")
 
 
 def probe_picture_rgb(index: int, width: int, height: int) -> np.ndarray:

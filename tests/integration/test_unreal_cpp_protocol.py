@@ -46,7 +46,7 @@ from bridge.protocol.errors import ProtocolError
 from bridge.protocol.messages import Hello, StreamDeclaration, parse_message, serialize_message
 from bridge.server import BridgeServer
 from bridge.server_config import ServerConfig
-from take_name_cases import server_accepts_take_name, take_name_cases
+from take_name_cases import assert_verdicts_match_the_server, take_name_cases, write_names_hex
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
@@ -375,20 +375,10 @@ def test_cpp_audio_beside_frames_against_the_real_server(cpp_programs):
 
 def test_cpp_take_name_rule_matches_the_server(cpp_programs, tmp_path):
     names = take_name_cases()
-    (tmp_path / "names.hex").write_text("".join(n.encode("utf-8").hex() + "\n" for n in names), encoding="ascii")
+    write_names_hex(tmp_path / "names.hex", names)
     proc = _run([cpp_programs.vectors_test, "--take-names", tmp_path / "names.hex"], timeout_s=60)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    verdicts = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert len(verdicts) == len(names)
-    accepted = 0
-    for name, verdict in zip(names, verdicts):
-        assert verdict["hex"] == name.encode("utf-8").hex()
-        want = server_accepts_take_name(name)
-        assert verdict["valid"] is want, f"{name!r}: C++ says {verdict['problem']!r}, the server {'accepts' if want else 'refuses'} it"
-        if not want:
-            assert "letters, digits, '.', '_' or '-'" in verdict["problem"], verdict["problem"]
-        accepted += want
-    assert 10 <= accepted <= len(names) - 10, "the cases must cover both verdicts"
+    assert_verdicts_match_the_server(names, proc.stdout, "C++")
 
 
 def _cpp_test_picture_rgb(index: int, width: int, height: int) -> np.ndarray:
