@@ -20,14 +20,16 @@ import zmq
 from bridge import __version__
 from bridge.protocol.audio_messages import Audio
 from bridge.protocol.errors import ProtocolError
+from bridge.protocol.header_templates import HeaderTemplate, KnownHeaders, encode_frame_header, frame_template
 from bridge.protocol.messages import (
-    Bye, CameraInfo, Control, ControlAck, Error, Frame, Heartbeat, Hello, Message, Stats, StreamDeclaration,
-    Welcome, parse_message, serialize_message,
+    Bye, CameraInfo, Control, ControlAck, Error, Frame, Heartbeat, Hello, Message, Result, Stats,
+    StreamDeclaration, Welcome, parse_message, serialize_message,
 )
 from bridge.protocol.planes import Plane
 from bridge.socket_parts import NOBLOCK, recv_parts, send_parts
 
 log = logging.getLogger(__name__)
+_PLAIN_FRAME_SHAPES = 16  # colour-only frame layouts whose header template a client keeps
 
 
 class BridgeClientError(Exception):
@@ -57,6 +59,8 @@ class BridgeClient:
                 self._sock.setsockopt(getattr(zmq, opt), curve[key])
         self._sock.connect(endpoint)
         self._pending: collections.deque[Message] = collections.deque()
+        self._known_results = KnownHeaders(Result)
+        self._plain_frame_templates: dict[tuple, HeaderTemplate] = {}  # colour-only FRAME shapes sent before
         self._rcvtimeo_ms = -1
         self._next_request_id = 1
         self.welcome: Welcome | None = None
@@ -64,8 +68,11 @@ class BridgeClient:
 
     # ------------------------------------------------------------------ low level
     def send(self, msg: Message, *, block: bool = True) -> bool:
+        return self._send_parts(serialize_message(msg), block)
+
+    def _send_parts(self, parts: list[Any], block: bool) -> bool:
         try:
-            send_parts(self._sock, serialize_message(msg), 0 if block else NOBLOCK)
+            send_parts(self._sock, parts, 0 if block else NOBLOCK)
         except zmq.Again:
             return False
         self.last_sent_ns = time.monotonic_ns()
@@ -84,7 +91,13 @@ class BridgeClient:
             parts = recv_parts(self._sock)
         except zmq.Again:
             return None
-        return parse_message(parts)
+        result = self._known_results.match_parts(parts)  # a RESULT of a shape seen before: no full parse
+        if result is not None:
+            return result
+        msg = parse_message(parts)
+        if isinstance(msg, Result):
+            self._known_results.learn_parts(msg, parts)
+        return msg
 
     def recv(self, timeout_s: float | None = 1.0) -> Message | None:
         """The next message from the server, or None after ``timeout_s``."""
@@ -129,6 +142,13 @@ class BridgeClient:
                    camera: CameraInfo | None = None, timecode: str | None = None,
                    t_capture_ns: int | None = None, block: bool = False) -> bool:
         """Send one FRAME without copying the arrays; False if the send queue is full (frame skipped)."""
+        plain = depth is None and mask is None and camera is None and timecode is None
+        if plain:  # the usual frame: colour only, in a layout sent before -> its header template, nothing else
+            key = (stream, color_format, color.shape, color.strides, color.dtype)
+            template = self._plain_frame_templates.get(key)
+            if template is not None:
+                t_ns = time.monotonic_ns() if t_capture_ns is None else t_capture_ns
+                return self._send_parts([template.encode((index, t_ns)), memoryview(color).cast("B")], block)
         planes = [Plane.from_array("color", color_format, color)]
         if depth is not None:
             planes.append(Plane.from_array("depth", "F16" if depth.dtype == np.float16 else "F32", depth))
@@ -137,7 +157,12 @@ class BridgeClient:
         frame = Frame(stream=stream, index=index,
                       t_capture_ns=time.monotonic_ns() if t_capture_ns is None else t_capture_ns,
                       planes=planes, timecode=timecode, camera=camera)
-        return self.send(frame, block=block)
+        if plain and color.flags.c_contiguous and type(stream) is int:
+            # same shape, strides and dtype: the same checked layout and contiguity next time
+            if len(self._plain_frame_templates) >= _PLAIN_FRAME_SHAPES:
+                self._plain_frame_templates.clear()
+            self._plain_frame_templates[key] = frame_template(frame)
+        return self._send_parts([encode_frame_header(frame), *[p.data for p in planes]], block)
 
     def send_audio(self, stream: int, index: int, pcm: np.ndarray, sample_rate_hz: int, *,
                    t_capture_ns: int | None = None, block: bool = False) -> bool:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from bridge.pipeline_config import PipelineConfig
 from bridge.protocol.errors import ErrorCode, ProtocolError
 from bridge.protocol.audio_messages import Audio
+from bridge.protocol.header_templates import KnownHeaders
 from bridge.protocol.messages import Frame, Hello, StreamDeclaration
 from bridge.stage import StageFrame, StreamSpec
 from bridge.stage_chain import StageChain
@@ -78,25 +80,20 @@ class StreamRuntime:
 
     def to_stage_frame(self, frame: Frame, t_received_ns: int, keepalive: object) -> StageFrame:
         """Zero-copy views of the planes for the pipeline."""
-        by_kind = {p.descriptor.kind: p for p in frame.planes}  # one pass (this runs for every frame)
-        color = by_kind.get("color")
-        assert color is not None  # check_frame ran first
-        depth = by_kind.get("depth")
-        mask = by_kind.get("mask")
-        depth_arr: np.ndarray | None = depth.array("depth plane") if depth is not None else None
-        return StageFrame(
-            index=frame.index,
-            t_capture_ns=frame.t_capture_ns,
-            t_received_ns=t_received_ns,
-            input_color=color.array("color plane"),
-            input_format=self.decl.color_format,
-            depth=depth_arr,
-            mask=mask.array("mask plane") if mask is not None else None,
-            camera=frame.camera,
-            timecode=frame.timecode,
-            keepalive=keepalive,
-            input_color_plane=color,
-        )
+        planes = frame.planes
+        depth_arr = mask_arr = None
+        if len(planes) == 1:  # colour only, the usual case (check_frame made sure there is colour)
+            color = planes[0]
+        else:
+            by_kind = {p.descriptor.kind: p for p in planes}
+            color = by_kind["color"]
+            depth = by_kind.get("depth")
+            mask = by_kind.get("mask")
+            depth_arr = depth.array("depth plane") if depth is not None else None
+            mask_arr = mask.array("mask plane") if mask is not None else None
+        return StageFrame(frame.index, frame.t_capture_ns, t_received_ns, color.array("color plane"),
+                          self.decl.color_format, depth_arr, mask_arr, frame.camera, frame.timecode,
+                          keepalive=keepalive, input_color_plane=color)
 
 
 @dataclass
@@ -109,6 +106,16 @@ class EngineSession:
     ready: bool = False
     generation: int = 0
     results_dropped: int = 0
+    known_frames: KnownHeaders = field(default_factory=lambda: KnownHeaders(Frame, max_header_bytes=1024))
+
+    def learn_frame_shape(self, frame: Frame, body: list[Any]) -> None:
+        """Remember the shape of a FRAME that passed every check, so later ones of that shape skip the full parse."""
+        self.known_frames.learn_parts(frame, body)
+
+    def match_known_frame(self, body: list[Any]) -> Frame | None:
+        """The FRAME ``body`` carries when its header has a shape this engine sent (and the server accepted)
+        before, and its planes have the sizes of that shape; None otherwise (then the full parse decides)."""
+        return self.known_frames.match_parts(body)  # type: ignore[return-value]
 
     @property
     def label(self) -> str:

@@ -91,6 +91,8 @@ class LatestFrameMailbox(_OneSlot[T]):
 
     def take_unreported_drops(self) -> int:
         """Drops since the last call (what RESULT.dropped reports)."""
+        if not self._dropped_unreported:  # the usual case, read without the lock: a drop counted right now
+            return 0                      # is reported with the next RESULT instead
         with self._cond:
             count = self._dropped_unreported
             self._dropped_unreported = 0

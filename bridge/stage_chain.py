@@ -49,7 +49,8 @@ class StageChain:
         self._on_error = on_error
         self.entrance: LatestFrameMailbox[StageFrame] = LatestFrameMailbox()
         self._handoffs: list[OneSlotHandoff[StageFrame]] = [OneSlotHandoff() for _ in self.stages[1:]]
-        self._last_output: np.ndarray | None = None
+        self._last_output: np.ndarray | None = None  # what a held frame repeats (kept only if a stage may hold)
+        self._keeps_last_output = any(getattr(stage, "MAY_HOLD", False) for stage in self.stages)
         self._stopping = threading.Event()
         # a pipeline of do-nothing stages needs no threads: it runs on the thread that submits
         self.inline = all(getattr(stage, "RUNS_INLINE", False) for stage in self.stages)
@@ -72,8 +73,12 @@ class StageChain:
     def submit(self, frame: StageFrame) -> None:
         """Offer a frame; never blocks.  A frame still waiting is dropped (and counted)."""
         if self.inline:
-            if not self._stopping.is_set() and all(self._process(stage, frame) for stage in self.stages):
-                self._emit(frame)
+            if self._stopping.is_set():
+                return
+            for stage in self.stages:
+                if not self._process(stage, frame):
+                    return
+            self._emit(frame)
             return
         try:
             self.entrance.put(frame)
@@ -130,7 +135,8 @@ class StageChain:
                 output = frame.input_color
             else:
                 output = rgb_to_format(frame.image, self.stream.color_format)
-            self._last_output = output
+            if self._keeps_last_output:
+                self._last_output = output
         dropped = self.entrance.take_unreported_drops()
         try:
             self._on_output(frame, output, dropped)

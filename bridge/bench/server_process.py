@@ -61,7 +61,8 @@ def serve_for_bench() -> None:
     ctx = zmq.Context()
     builtins = PipelineCatalog.with_builtins()
     catalog = PipelineCatalog({**builtins.pipelines, THREADED_PIPELINE: PipelineConfig.parse(_THREADED_TOML)})
-    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"], send_hwm=4), catalog=catalog, context=ctx)
+    # the configuration a server runs with unless told otherwise (send_hwm 8 and the rest), on a free local port
+    server = BridgeServer(ServerConfig(endpoints=["tcp://127.0.0.1:*"]), catalog=catalog, context=ctx)
     server.start()
     echo = RawEcho(ctx)
     sys.stdout.write(json.dumps({"bridge": server.endpoint, "raw": echo.endpoint}) + "\n")

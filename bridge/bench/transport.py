@@ -109,6 +109,7 @@ def measure_round_trips(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s
                 echoed = raw.recv_multipart(copy=False)
                 t1 = time.perf_counter_ns()
                 assert len(echoed[1]) == color.nbytes
+                del echoed  # released as soon as the bridge path releases its RESULT
                 _bridge_round_trip(client, i, color, 0)
                 t2 = time.perf_counter_ns()
                 _bridge_round_trip(client, i, color, 1)

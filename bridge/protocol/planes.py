@@ -55,6 +55,25 @@ class PlaneDescriptor:
     height: int
     stride: int
 
+    def __post_init__(self) -> None:
+        # Descriptors key the layout and header-template caches on every frame: the key is worked out once.
+        # It holds each field's type too: a width of 6.0 (or True for 1) is a different (invalid) layout that
+        # must never find the cached encoding of the integer one.
+        fields = (self.kind, self.format, self.width, self.height, self.stride)
+        key = (*fields, *map(type, fields))
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined]
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(other) is not PlaneDescriptor:
+            return NotImplemented
+        return self._key == other._key  # type: ignore[attr-defined]
+
     @property
     def row_bytes(self) -> int:
         return self.width * bytes_per_pixel(self.format)
@@ -147,25 +166,35 @@ class PlaneDescriptor:
 
     def view(self, buffer: Any, where: str = "plane") -> np.ndarray:
         """A zero-copy array on ``buffer``: (H, W, C) for colour, (H, W) otherwise."""
+        plan = self.__dict__.get("_view_plan") or self._view_plan_for(where)
+        byte_length, dtype, shape, strides = plan
         mv = memoryview(buffer)
-        if mv.nbytes != self.byte_length:
+        if mv.nbytes != byte_length:
             raise ProtocolError(
                 ErrorCode.PLANE_MISMATCH,
                 f"{where} has {mv.nbytes} bytes but {self.width}x{self.height} {self.format} "
-                f"with stride {self.stride} needs {self.byte_length}",
+                f"with stride {self.stride} needs {byte_length}",
             )
+        if mv.ndim != 1 or mv.format != "B":
+            mv = mv.cast("B")
+        if strides is None:
+            return np.frombuffer(mv, dtype=dtype).reshape(shape)
+        return np.ndarray(shape=shape, dtype=dtype, buffer=mv, strides=strides)
+
+    def _view_plan_for(self, where: str) -> tuple[int, np.dtype, tuple[int, ...], tuple[int, ...] | None]:
+        """How ``view`` lays an array over a buffer of this layout (worked out once per descriptor: views are
+        made for every frame)."""
         channels, dtype = PIXEL_FORMATS[self.format]
         if self.stride % dtype.itemsize:
             raise ProtocolError(
                 ErrorCode.PLANE_MISMATCH, f"{where}.stride {self.stride} is not a multiple of {dtype.itemsize}"
             )
         shape: tuple[int, ...] = (self.height, self.width, channels) if channels > 1 else (self.height, self.width)
-        if mv.ndim != 1 or mv.format != "B":
-            mv = mv.cast("B")
-        if self.stride == self.row_bytes:
-            return np.frombuffer(mv, dtype=dtype).reshape(shape)
-        strides = (self.stride, channels * dtype.itemsize, dtype.itemsize)[: len(shape)]
-        return np.ndarray(shape=shape, dtype=dtype, buffer=mv, strides=strides)
+        strides = None if self.stride == self.row_bytes else (
+            (self.stride, channels * dtype.itemsize, dtype.itemsize)[: len(shape)])
+        plan = (self.byte_length, dtype, shape, strides)
+        object.__setattr__(self, "_view_plan", plan)
+        return plan
 
     @classmethod
     def for_array(cls, kind: str, fmt: str, array: np.ndarray) -> PlaneDescriptor:

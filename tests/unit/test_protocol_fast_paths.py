@@ -3,11 +3,15 @@
 Every field of a good header (and of its plane descriptors) is removed, set to nil, given each wrong type
 and out-of-range values; parts are added, removed and cut.  For every variant, ``parse_message`` (lean path
 first) and the checked path alone must agree: both give equal messages, or both raise the same error code.
+The same holds for a receiver that first tries the header shapes it learned (``KnownHeaders.match``) and parses
+fully when that gives None, also on hand-made headers the canonical encoder never writes (wider integer forms,
+cut or extended bytes).
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 
 import numpy as np
@@ -16,6 +20,7 @@ import pytest
 from bridge.protocol.errors import ProtocolError
 from bridge.protocol.frame_messages import Frame, Result
 from bridge.protocol.header_codec import FieldReader, decode_header, encode_header
+from bridge.protocol.header_templates import KnownHeaders
 from bridge.protocol.messages import parse_message, serialize_message
 from bridge.protocol.planes import Plane
 
@@ -108,3 +113,68 @@ def test_a_cached_layout_is_not_found_for_a_float_or_bool_that_equals_it():
         with pytest.raises(ProtocolError) as info:
             parse_message([encode_header(changed), *parts[1:]])
         assert "planes[0].width must be int" in info.value.message
+
+
+def _frame_parts_without_timecode():
+    frame = Frame(3, 41, time.monotonic_ns(), _planes())
+    return [bytes(p) for p in serialize_message(frame)]
+
+
+def _result_parts_without_stages():
+    result = Result(3, 41, 1234, _planes()[:1], {}, 1200, 0, False)
+    return [bytes(p) for p in serialize_message(result)]
+
+
+def _known_or_full(known: KnownHeaders):
+    """What a receiver does: the known shape's match first, the full parse when it gives None."""
+    def parse(parts):
+        message = known.match(parts[0], parts[1:]) if parts else None
+        return parse_message(parts) if message is None else message
+    return parse
+
+
+def _with_raw_field(header, key, raw):
+    """The header with ``key``'s value written as the given bytes (a form ``encode_header`` never writes)."""
+    return bytes((0x80 | len(header),)) + b"".join(
+        encode_header(k) + (raw if k == key else encode_header(v)) for k, v in header.items())
+
+
+def _byte_variants(parts):
+    """Headers the canonical encoder never makes: wider integer forms, a str8 timecode, cut or extended bytes."""
+    header = decode_header(parts[0])
+    body = parts[1:]
+    assert _with_raw_field(header, "index", encode_header(header["index"])) == parts[0]
+    for key in ("index", "t_capture_ns", "server_us", "dropped"):
+        if key in header:
+            for form in (b"\xcd\x00\x05", b"\xce\x00\x00\x00\x05", b"\xcf" + (5).to_bytes(8, "big"),
+                         b"\xd0\x05", b"\xd3" + (2**40).to_bytes(8, "big"), b"\xcf" + (2**63).to_bytes(8, "big"),
+                         b"\xcb" + bytes(8)):
+                yield f"{key} as {form.hex()}", [_with_raw_field(header, key, form), *body]
+    if "timecode" in header:
+        data = header["timecode"].encode()
+        yield "timecode as str8", [_with_raw_field(header, "timecode", b"\xd9" + bytes((len(data),)) + data), *body]
+    if "held" in header:
+        yield "held as 1", [_with_raw_field(header, "held", b"\x01"), *body]
+    for n in range(len(parts[0])):
+        yield f"header cut to {n} bytes", [parts[0][:n], *body]
+    yield "a byte after the header", [parts[0] + b"\x00", *body]
+
+
+@pytest.mark.parametrize("make", [_frame_parts, _frame_parts_without_timecode, _result_parts,
+                                  _result_parts_without_stages],
+                         ids=["FRAME with timecode", "FRAME without timecode", "RESULT", "RESULT without stages"])
+def test_known_header_match_then_full_parse_agrees_with_the_checked_path_on_every_variant(make):
+    parts = make()
+    good = parse_message(parts)
+    known = KnownHeaders(type(good))
+    assert known.learn(good, parts[0]), "the good message's header is canonical: its shape is learned"
+    assert known.match(parts[0], parts[1:]) is not None
+    parse = _known_or_full(known)
+    checked = matched = 0
+    for label, variant in itertools.chain(_variants(parts), _byte_variants(parts)):
+        fast, full = _outcome(parse, variant), _outcome(_checked, variant)
+        assert fast == full, f"{label}: known-shape path {fast[:2]} vs checked {full[:2]}"
+        checked += 1
+        matched += variant and known.match(variant[0], variant[1:]) is not None
+    assert checked > 200
+    assert matched >= 1, "the good message itself goes through the known shape"

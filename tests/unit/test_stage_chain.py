@@ -129,3 +129,28 @@ def test_close_returns_promptly_and_closes_stages():
     chain.close()
     assert time.monotonic() - t0 < 2.0
     assert closed == [True]
+
+
+def test_a_chain_that_never_holds_keeps_no_output_alive():
+    """Only a chain with a stage that may hold frames (``MAY_HOLD``) keeps its last output: elsewhere that would
+    pin the received frame buffer until the next frame arrives."""
+    import gc
+    import weakref
+
+    c = _Collector()
+    chain = StageChain([create_stage("passthrough"), create_stage("film_look", params={"grain": 0.2})], SPEC,
+                       c.on_output, c.on_error)
+    for s in chain.stages:
+        s.setup(SPEC)
+    chain.start()
+    chain.submit(_frame(0, 9))
+    c.wait_for(1)
+    chain.close()
+    output = weakref.ref(c.outputs[0][1])
+    c.outputs.clear()
+    gc.collect()
+    assert output() is None, "the chain still holds the last output"
+    assert not chain._keeps_last_output
+    cadence_chain = StageChain([create_stage("cadence")], SPEC, c.on_output, c.on_error)
+    assert cadence_chain._keeps_last_output
+    cadence_chain.close()

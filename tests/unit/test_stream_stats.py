@@ -26,3 +26,30 @@ def test_rates_fall_to_zero_when_the_stream_stops():
         tracker.record_in(t + i * 10_000_000)
     assert tracker.snapshot(0, now_ns=t + 100_000_000).fps_in > 50
     assert tracker.snapshot(0, now_ns=t + 10_000_000_000).fps_in == 0.0
+
+
+def test_a_retracted_result_is_not_counted():
+    """The server records a RESULT before sending it; one the engine could not take is taken back."""
+    tracker = StreamStatsTracker(0, "s")
+    t = 1_000_000_000
+    for i in range(10):
+        tracker.record_out(server_us=2000, stage_us={"stylize": 1000}, now_ns=t + i * 10_000_000)
+    tracker.record_out(server_us=9000, stage_us={"stylize": 8000}, now_ns=t + 10 * 10_000_000)
+    tracker.retract_out(server_us=9000, stage_us={"stylize": 8000})
+    snap = tracker.snapshot(0, now_ns=t + 9 * 10_000_000)
+    assert snap.frames_out == 10
+    assert snap.fps_out == pytest.approx(100.0, rel=0.01)
+    assert snap.latency_ms_p50 == pytest.approx(2.0) and snap.latency_ms_p95 == pytest.approx(2.0)
+    assert snap.stage_ms == {"stylize": pytest.approx(1.0)}
+
+
+def test_rates_stay_right_above_the_kept_arrival_times():
+    """Arrival times are appended without trimming (the RESULT path stays an append); above the 4096 kept per
+    direction the rate comes from the newest ones."""
+    tracker = StreamStatsTracker(0, "s")
+    t = 1_000_000_000
+    for i in range(6000):  # 3 kHz for 2 s
+        tracker.record_in(t + i * 333_333)
+    snap = tracker.snapshot(0, now_ns=t + 5999 * 333_333)
+    assert snap.frames_in == 6000
+    assert snap.fps_in == pytest.approx(3000.0, rel=0.01)
