@@ -6,7 +6,6 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
 from bridge.pipeline_config import PipelineConfig
 from bridge.protocol.errors import ErrorCode, ProtocolError

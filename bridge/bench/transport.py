@@ -5,9 +5,10 @@ mailbox -> passthrough stage thread -> RESULT -> ROUTER -> client, which
 parses it.  Raw: the same FRAME bytes sent DEALER -> ROUTER and echoed back
 by a thread, nothing parsed.  As in production the server runs in its own
 process (the engine is another program); the raw echo runs in that same
-process, and the iterations are interleaved (raw, bridge, raw, bridge, ...)
-so drifts in machine load hit both equally.  The ratio of medians is the
-bridge's overhead.  ``passthrough`` does no work, so the bridge runs it on the
+process, and the round trips are interleaved (raw, bridge, threaded, then
+the same rotated by one each iteration, so that no kind always follows
+another) so drifts in machine load hit all equally.  Both paths release a
+reply as soon as it is read.  The ratio of medians is the bridge's overhead.  ``passthrough`` does no work, so the bridge runs it on the
 receiving thread; the ``threaded`` figures send the same frames through a
 one-stage pipeline that runs on its own thread (``cadence`` passing every
 frame), which is what every real pipeline pays: one thread hand-off each way.
@@ -19,7 +20,7 @@ thresholds adapt, TCP windows grow, caches fill), and they fade over about a
 second; each size is therefore warmed up for ``warmup_s`` (at least
 ``warmup`` round trips of each kind, interleaved like the measurement)
 before ``iterations`` are measured.  Run to run, on an otherwise idle 2-core
-machine, a size's ratio still varies by about ±0.05.
+machine, a size's ratio still varies by about ±0.05 (1280x720 the most).
 """
 
 from __future__ import annotations
@@ -64,7 +65,13 @@ def run_transport_bench(sizes=DEFAULT_SIZES, budget_s_per_size: float = 4.0, war
         return measure_round_trips(endpoints["bridge"], endpoints["raw"], sizes, budget_s_per_size, warmup, warmup_s)
 
 
-def _bridge_round_trip(client: BridgeClient, index: int, color: np.ndarray, stream: int) -> None:
+def _raw_round_trip(raw: zmq.Socket, parts: list, nbytes: int, *, index: int) -> None:
+    raw.send_multipart(parts, copy=False)
+    echoed = raw.recv_multipart(copy=False)
+    assert len(echoed[1]) == nbytes  # and released at once, as the bridge path releases its RESULT
+
+
+def _bridge_round_trip(client: BridgeClient, color: np.ndarray, stream: int, *, index: int) -> None:
     client.send_frame(stream, index, color, block=True)
     while True:
         msg = client.recv(timeout_s=10.0)
@@ -97,26 +104,21 @@ def measure_round_trips(bridge_endpoint: str, raw_endpoint: str, sizes, budget_s
             warm_until = time.perf_counter() + warmup_s
             i = 0
             while i < warmup or time.perf_counter() < warm_until:  # warm-up: the same interleaved round trips
-                raw.send_multipart(raw_parts, copy=False)
-                raw.recv_multipart(copy=False)
-                _bridge_round_trip(client, i, color, 0)
-                _bridge_round_trip(client, i, color, 1)
+                _raw_round_trip(raw, raw_parts, color.nbytes, index=i)
+                _bridge_round_trip(client, color, 0, index=i)
+                _bridge_round_trip(client, color, 1, index=i)
                 i += 1
             first = i
+            times_ms = {"raw": raw_ms, "bridge": bridge_ms, "threaded": threaded_ms}
+            trips = [("raw", _raw_round_trip, (raw, raw_parts, color.nbytes)),
+                     ("bridge", _bridge_round_trip, (client, color, 0)),
+                     ("threaded", _bridge_round_trip, (client, color, 1))]
             for i in range(first, first + n):
-                t0 = time.perf_counter_ns()
-                raw.send_multipart(raw_parts, copy=False)
-                echoed = raw.recv_multipart(copy=False)
-                t1 = time.perf_counter_ns()
-                assert len(echoed[1]) == color.nbytes
-                del echoed  # released as soon as the bridge path releases its RESULT
-                _bridge_round_trip(client, i, color, 0)
-                t2 = time.perf_counter_ns()
-                _bridge_round_trip(client, i, color, 1)
-                t3 = time.perf_counter_ns()
-                raw_ms.append((t1 - t0) / 1e6)
-                bridge_ms.append((t2 - t1) / 1e6)
-                threaded_ms.append((t3 - t2) / 1e6)
+                shift = i % len(trips)  # each kind goes first, second and third in turn: none always follows another
+                for name, trip, args in trips[shift:] + trips[:shift]:
+                    t0 = time.perf_counter_ns()
+                    trip(*args, index=i)
+                    times_ms[name].append((time.perf_counter_ns() - t0) / 1e6)
             client.close()
             b50, r50, t50 = float(np.median(bridge_ms)), float(np.median(raw_ms)), float(np.median(threaded_ms))
             results.append(TransportResult(
