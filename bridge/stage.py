@@ -116,10 +116,6 @@ class StageBase:
     # True only for stages whose process() does no real work (never blocks, O(1)): a pipeline made
     # only of such stages runs on the receiving thread, saving the thread hand-off (~0.1 ms) per frame.
     RUNS_INLINE = False
-    # True for stages that may set ``frame.held`` (repeat the last output): only then does the chain keep each
-    # output until the next one.  Keeping it costs a live frame buffer per stream, and with it the cache
-    # locality of re-using freed buffers (measured: 1080p round trips 10 % slower).
-    MAY_HOLD = False
 
     def __init__(self, name: str | None = None, params: Mapping[str, Any] | None = None) -> None:
         self.name = name or self.TYPE

@@ -19,7 +19,6 @@ from realtime_models.frame_cadence import FrameCadence
 
 class CadenceStage(StageBase):
     TYPE = "cadence"
-    MAY_HOLD = True  # held frames repeat the last output
     PARAMS = (
         ParamSpec("mode", "choice", "fps", "hold by time or by frame count", choices=("fps", "frames")),
         ParamSpec("target_fps", "float", 12.0, "new pictures per second in fps mode", lo=0.5, hi=240.0, glide=False),

@@ -79,7 +79,6 @@ def _schedule_param(name: str, doc: str) -> ParamSpec:
 
 class DiffusionStage(StageBase):
     TYPE = "diffusion"
-    MAY_HOLD = True  # warm-up frames are held
     PARAMS = (
         # -- model files and backend (setup only)
         ParamSpec("model", "str", "", "diffusers SD folder or single-file .safetensors", live=False,

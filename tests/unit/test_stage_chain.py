@@ -131,26 +131,34 @@ def test_close_returns_promptly_and_closes_stages():
     assert closed == [True]
 
 
-def test_a_chain_that_never_holds_keeps_no_output_alive():
-    """Only a chain with a stage that may hold frames (``MAY_HOLD``) keeps its last output: elsewhere that would
-    pin the received frame buffer until the next frame arrives."""
+def test_an_inline_chain_keeps_no_output_alive_and_a_threaded_chain_keeps_its_last():
+    """An inline (passthrough) chain's output is the received buffer: it must not stay pinned until the next
+    frame.  A threaded chain keeps its last output (held frames repeat it)."""
     import gc
     import weakref
 
     c = _Collector()
-    chain = StageChain([create_stage("passthrough"), create_stage("film_look", params={"grain": 0.2})], SPEC,
-                       c.on_output, c.on_error)
-    for s in chain.stages:
-        s.setup(SPEC)
-    chain.start()
-    chain.submit(_frame(0, 9))
+    inline = StageChain([create_stage("passthrough")], SPEC, c.on_output, c.on_error)
+    assert inline.inline
+    inline.start()
+    frame = _frame(0, 9)
+    inline.submit(frame)
     c.wait_for(1)
-    chain.close()
+    inline.close()
+    output = weakref.ref(c.outputs[0][1])
+    del frame
+    c.outputs.clear()
+    gc.collect()
+    assert output() is None, "the inline chain still holds its last output"
+
+    film = create_stage("film_look", params={"grain": 0.2})
+    film.setup(SPEC)
+    threaded = StageChain([film], SPEC, c.on_output, c.on_error)
+    threaded.start()
+    threaded.submit(_frame(1, 9))
+    c.wait_for(1)
+    threaded.close()
     output = weakref.ref(c.outputs[0][1])
     c.outputs.clear()
     gc.collect()
-    assert output() is None, "the chain still holds the last output"
-    assert not chain._keeps_last_output
-    cadence_chain = StageChain([create_stage("cadence")], SPEC, c.on_output, c.on_error)
-    assert cadence_chain._keeps_last_output
-    cadence_chain.close()
+    assert output() is not None, "the threaded chain let go of its last output"
