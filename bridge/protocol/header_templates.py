@@ -330,12 +330,7 @@ class KnownHeaders:
         head = parts[0]
         if len(head) > self._max_header_bytes:
             return None
-        raw = bytes(head)
-        for template, stream, descriptors, sizes, extra in self._shapes:
-            values = template.match(raw)
-            if values is not None:
-                return self._rebuild(values, stream, descriptors, sizes, extra, parts[1:])
-        return None
+        return self.match(bytes(head), parts[1:])
 
     def forget(self) -> None:
         self._shapes = []
