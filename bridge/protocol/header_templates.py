@@ -236,7 +236,7 @@ def result_values(result: Result) -> list[Any]:
             result.held]
 
 
-_FRAME_TEMPLATES: dict[tuple, HeaderTemplate | None] = {}
+_FRAME_TEMPLATES: dict[tuple, HeaderTemplate] = {}
 _RESULT_TEMPLATES: dict[tuple, HeaderTemplate] = {}
 
 
@@ -250,12 +250,11 @@ def encode_frame_header(frame: Frame) -> bytes:
     """``encode_header(frame.to_header())``, through the template of the frame's shape when there is one."""
     if frame.camera is None and type(frame.stream) is int:  # (True == 1 must not find stream 1's template)
         key = (frame.stream, frame.timecode is not None, *[p.descriptor for p in frame.planes])
-        template = _FRAME_TEMPLATES.get(key, _FRAME_TEMPLATES)
-        if template is _FRAME_TEMPLATES:
-            template = frame_template(frame)
+        template = _FRAME_TEMPLATES.get(key)
+        if template is None:
+            template = frame_template(frame)  # a shape: never None without a camera
             _remember(_FRAME_TEMPLATES, key, template)
-        if template is not None:
-            return template.encode(frame_values(frame))
+        return template.encode(frame_values(frame))
     return encode_header(frame.to_header())
 
 
@@ -331,9 +330,6 @@ class KnownHeaders:
         if len(head) > self._max_header_bytes:
             return None
         return self.match(bytes(head), parts[1:])
-
-    def forget(self) -> None:
-        self._shapes = []
 
     def match(self, raw: bytes, parts: Sequence[Any]) -> Frame | Result | None:
         for template, stream, descriptors, sizes, extra in self._shapes:

@@ -705,7 +705,7 @@ def test_known_headers_of_one_kind_ignore_the_other():
     assert isinstance(results.match(result_parts[0], result_parts[1:]), Result)
 
 
-def test_known_headers_keep_the_newest_shapes_up_to_capacity_and_forget():
+def test_known_headers_keep_the_newest_shapes_up_to_capacity():
     shapes = [_frame(stream=s) for s in (1, 2, 3)]
     parts = [_parts(f) for f in shapes]
     known = KnownHeaders(Frame, capacity=2)
@@ -728,7 +728,3 @@ def test_known_headers_keep_the_newest_shapes_up_to_capacity_and_forget():
         p = _parts(_frame(timecode=tc))
         assert known.learn(parse_message(p), p[0])
     assert len(known) == 2
-    known.forget()
-    assert len(known) == 0 and not known
-    assert known.match(parts[0][0], parts[0][1:]) is None
-    assert known.learn(parse_message(parts[0]), parts[0][0]) and len(known) == 1
